@@ -1,0 +1,133 @@
+package retry
+
+import (
+	"context"
+	"time"
+)
+
+// Do calls fn until it succeeds or the policy says to stop, and returns nil on
+// success. Between attempts it waits the policy's jittered backoff, or longer
+// when the error carries an [After] hint; the wait ends early if ctx ends.
+//
+// Do returns, after the attempt that caused it:
+//   - nil, when fn returned nil;
+//   - the error unchanged, when it was marked [Permanent] (without the mark) or
+//     Policy.Retryable rejected it;
+//   - an [*Error] whose Reason is ErrExhausted, ErrMaxElapsed or ErrBudget when
+//     the policy ran out, or ctx.Err() when ctx ended (during fn or a wait);
+//     the *Error wraps the last attempt's error.
+//
+// If ctx has ended before the first attempt, Do returns ctx.Err() without
+// calling fn. fn receives ctx unchanged; Do starts no goroutine. A first
+// attempt that succeeds allocates nothing.
+func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := fn(ctx)
+	if err == nil {
+		if p.Budget != nil {
+			p.Budget.Success()
+		}
+		return nil
+	}
+	return p.retryAfterFailure(ctx, err, fn)
+}
+
+// DoValue is Do for a function that returns a value. On success it returns
+// fn's value; otherwise it returns the zero value of T and the error Do would.
+func DoValue[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
+	var v T
+	err := Do(ctx, p, func(ctx context.Context) error {
+		var err error
+		v, err = fn(ctx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
+// retryAfterFailure is the slow path of Do, kept apart so that the first
+// attempt's fast path stays small. err is the first attempt's error.
+func (p *Policy) retryAfterFailure(ctx context.Context, err error, fn func(context.Context) error) error {
+	start := time.Now()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	var delay time.Duration
+	for attempt := 1; ; attempt++ {
+		var stop error
+		delay, stop = p.Next(ctx, err, attempt, delay, time.Since(start))
+		if stop != nil {
+			return stop
+		}
+		if delay > 0 {
+			if timer == nil {
+				timer = time.NewTimer(delay)
+			} else {
+				timer.Reset(delay)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return &Error{Reason: ctx.Err(), Last: err, Attempts: attempt}
+			}
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return &Error{Reason: cerr, Last: err, Attempts: attempt}
+		}
+		if err = fn(ctx); err == nil {
+			if p.Budget != nil {
+				p.Budget.Success()
+			}
+			return nil
+		}
+	}
+}
+
+// Next decides what follows a failed attempt, applying the policy exactly as
+// Do does. It is for loops that schedule attempts themselves, such as a work
+// queue that re-enqueues a job rather than sleep. attempt is the number of the
+// attempt that failed (1 for the first), prev the delay Next returned before
+// it (0 after the first attempt), and elapsed the time since the first attempt
+// started.
+//
+// Next returns the delay to wait before the next attempt and a nil error, after
+// calling OnRetry; or it returns the error Do would return now (see Do), and
+// then no attempt follows. It spends a Budget token for a retryable failure;
+// after a success, call Budget.Success yourself. Next does not wait.
+func (p *Policy) Next(ctx context.Context, err error, attempt int, prev, elapsed time.Duration) (time.Duration, error) {
+	if cerr := ctx.Err(); cerr != nil {
+		return 0, &Error{Reason: cerr, Last: err, Attempts: attempt}
+	}
+	if pe, ok := err.(*permanentError); ok {
+		return 0, pe.err
+	}
+	if IsPermanent(err) || (p.Retryable != nil && !p.Retryable(err)) {
+		return 0, err
+	}
+	budgetAllows := p.Budget == nil || p.Budget.Failure()
+	if maxAttempts := p.maxAttempts(); maxAttempts > 0 && attempt >= maxAttempts {
+		return 0, &Error{Reason: ErrExhausted, Last: err, Attempts: attempt}
+	}
+	if !budgetAllows {
+		return 0, &Error{Reason: ErrBudget, Last: err, Attempts: attempt}
+	}
+	delay := p.delay(attempt, prev)
+	if hint, ok := Hint(err); ok {
+		delay = p.hinted(delay, hint)
+	}
+	if p.MaxElapsed > 0 && elapsed+delay > p.MaxElapsed {
+		return 0, &Error{Reason: ErrMaxElapsed, Last: err, Attempts: attempt}
+	}
+	if p.OnRetry != nil {
+		p.OnRetry(attempt, err, delay)
+	}
+	return delay, nil
+}

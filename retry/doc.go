@@ -1,0 +1,22 @@
+// Package retry runs an operation again when it fails transiently, waiting a
+// jittered exponential backoff between attempts.
+//
+// A [Policy] says how many attempts to make, how long to wait between them and
+// which errors are worth another try. Its zero value is usable: 5 attempts,
+// delays starting at 100ms, doubling, capped at 10s, with full jitter, and no
+// limit on the total time other than the context's.
+//
+// [Do] and [DoValue] run a function under a Policy. The function can steer the
+// loop through its error: wrap it with [Permanent] to stop at once, or with
+// [After] to ask for a minimum wait (a server's Retry-After, say; the wait is
+// capped by Policy.MaxHint). The caller's own context is never retried: when
+// it ends, Do returns promptly.
+//
+// When Do gives up it returns an [*Error] that says why (errors.Is with
+// [ErrExhausted], [ErrMaxElapsed], [ErrBudget], context.Canceled or
+// context.DeadlineExceeded) and still wraps the last attempt's error.
+//
+// [Backoff] is the same delay sequence as a stateful value, for loops that
+// retry by themselves, such as a reconnecting client. [Budget] is a token
+// bucket shared by many callers so that an outage does not become a retry storm.
+package retry
