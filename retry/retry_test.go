@@ -510,3 +510,34 @@ func BenchmarkPolicyDelay(b *testing.B) {
 		_ = p.Delay(i%40 + 1)
 	}
 }
+
+// A loop that schedules attempts itself (a work queue) gets the same
+// decisions from Next as Do makes.
+func TestNextDecidesLikeDo(t *testing.T) {
+	var onRetry []int
+	p := retry.Policy{MaxAttempts: 3, Initial: time.Second, Jitter: retry.JitterNone,
+		OnRetry: func(attempt int, _ error, _ time.Duration) { onRetry = append(onRetry, attempt) }}
+	ctx := t.Context()
+	d, err := p.Next(ctx, errTransient, 1, 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, d)
+	d, err = p.Next(ctx, errTransient, 2, d, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, d)
+	_, err = p.Next(ctx, errTransient, 3, d, 3*time.Second)
+	assert.ErrorIs(t, err, retry.ErrExhausted)
+	assert.Equal(t, []int{1, 2}, onRetry)
+
+	_, err = p.Next(ctx, retry.Permanent(errTransient), 1, 0, 0)
+	assert.Same(t, errTransient, err)
+
+	p.MaxElapsed = 1500 * time.Millisecond
+	_, err = p.Next(ctx, errTransient, 1, 0, time.Second)
+	assert.ErrorIs(t, err, retry.ErrMaxElapsed)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = p.Next(cctx, errTransient, 1, 0, 0)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, err, errTransient)
+}

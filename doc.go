@@ -1,0 +1,38 @@
+// Package sluice is a family of concurrency patterns for I/O-heavy Go
+// programs. This package holds no code; the work is done by its
+// sub-packages, which share two small primitives:
+//
+//   - [github.com/sluicego/sluice/retry]: retry an operation with jittered
+//     exponential backoff. Permanent errors stop at once, server hints
+//     (Retry-After) are honoured but capped, a shared [retry.Budget] stops
+//     retry storms, and the returned error says why it stopped while keeping
+//     the last attempt's error.
+//   - [github.com/sluicego/sluice/limit]: bound concurrency. A weighted FIFO
+//     semaphore that can be resized, a cap per key (per host) whose idle keys
+//     are forgotten, a per-key rate limiter, and an adaptive (AIMD) limit
+//     that shrinks when a dependency signals overload.
+//
+// On top of them, three components, each the production form of a program
+// every asyncio tutorial teaches:
+//
+//   - [github.com/sluicego/sluice/workqueue]: a bounded queue with N workers.
+//     Submit blocks while the queue is full (backpressure), failed jobs are
+//     retried without holding a worker, and every accepted job ends in exactly
+//     one reported outcome, through Wait (join), Close (drain) and Shutdown
+//     (drain, then cancel). Use it for jobs that arrive over time; for a fixed
+//     batch whose first error should cancel the rest, use errgroup.
+//   - [github.com/sluicego/sluice/fetch]: a concurrent HTTP fetcher with a
+//     global and a per-host cap, per-attempt timeouts, retries only where they
+//     are safe, bounded bodies, optional robots.txt politeness, and results in
+//     input order or as they complete. Non-2xx responses are errors.
+//   - [github.com/sluicego/sluice/stream]: a client for a long-lived message
+//     stream that reconnects with backoff (reset only once a connection proved
+//     stable), detects dead peers, re-subscribes on every connect and buffers
+//     outgoing messages while disconnected. Transports:
+//     [github.com/sluicego/sluice/stream/websocket] and
+//     [github.com/sluicego/sluice/stream/sse].
+//
+// Every blocking call takes a context.Context, every buffer and map is
+// bounded, and no goroutine started by a sluice value outlives the call that
+// stops it (Shutdown, the return of Run, the end of a range loop).
+package sluice

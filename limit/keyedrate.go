@@ -1,0 +1,166 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultRateIdle is the idle period used by [NewKeyedRate] when idle is 0.
+const DefaultRateIdle = time.Minute
+
+// KeyedRate is a token-bucket rate limit per key, for example per host,
+// built on golang.org/x/time/rate: each key gets its own bucket of size
+// burst refilled at r tokens per second, and each event takes one token.
+//
+// Memory stays bounded without a background goroutine: an entry whose bucket
+// is full and that has not been used for idle is dropped by a later call
+// (the map is scanned at most once per idle period), between idle and
+// 2×idle after its last use. Dropping a full bucket is lossless: a new
+// bucket for the key starts full, exactly as the old one was.
+//
+// KeyedRate is safe for concurrent use.
+type KeyedRate[K comparable] struct {
+	r     rate.Limit
+	burst int
+	idle  time.Duration
+
+	mu        sync.Mutex
+	entries   map[K]*rateEntry
+	lastSweep time.Time
+}
+
+type rateEntry struct {
+	lim     *rate.Limiter
+	lastUse time.Time
+}
+
+// NewKeyedRate returns a per-key limit of r events per second with bursts
+// of up to burst events. idle is how long an unused key with a full bucket
+// is kept; 0 means [DefaultRateIdle].
+//
+// NewKeyedRate panics if r <= 0, burst < 1 (unless r is [rate.Inf], which
+// allows every event), or idle < 0: those are programmer errors.
+func NewKeyedRate[K comparable](r rate.Limit, burst int, idle time.Duration) *KeyedRate[K] {
+	if r <= 0 {
+		panic("limit: NewKeyedRate with rate <= 0")
+	}
+	if burst < 1 && r != rate.Inf {
+		panic("limit: NewKeyedRate with burst < 1")
+	}
+	if idle < 0 {
+		panic("limit: NewKeyedRate with idle < 0")
+	}
+	if idle == 0 {
+		idle = DefaultRateIdle
+	}
+	return &KeyedRate[K]{r: r, burst: burst, idle: idle, entries: make(map[K]*rateEntry)}
+}
+
+// NewKeyedDelay returns a per-key limit that spaces events for the same key
+// at least d apart (the first one passes at once). It is
+// NewKeyedRate(rate.Every(d), 1, idle). It panics if d <= 0 or idle < 0.
+func NewKeyedDelay[K comparable](d, idle time.Duration) *KeyedRate[K] {
+	if d <= 0 {
+		panic("limit: NewKeyedDelay with d <= 0")
+	}
+	return NewKeyedRate[K](rate.Every(d), 1, idle)
+}
+
+// Wait blocks until an event for key is allowed or ctx is done. It returns
+// nil when the event may proceed. It returns ctx.Err() if ctx ends first,
+// and at once an error wrapping [context.DeadlineExceeded] if ctx's
+// deadline would pass before the event is allowed. An event that does not
+// proceed gives its token back. Other keys are not blocked while Wait waits.
+func (l *KeyedRate[K]) Wait(ctx context.Context, key K) error {
+	if l.r == rate.Inf {
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := time.Now()
+	l.mu.Lock()
+	e := l.entryLocked(key, now)
+	if e.lim.AllowN(now, 1) {
+		l.mu.Unlock()
+		return nil
+	}
+	// The reservation keeps the bucket below full until it is due, so the
+	// entry cannot be evicted while we wait.
+	res := e.lim.ReserveN(now, 1)
+	l.mu.Unlock()
+	if !res.OK() {
+		return errors.New("limit: rate reservation refused") // unreachable with burst >= 1
+	}
+	delay := res.DelayFrom(now)
+	if delay <= 0 {
+		return nil
+	}
+	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(now) < delay {
+		res.CancelAt(now)
+		return fmt.Errorf("limit: rate wait of %v would pass the context deadline: %w", delay, context.DeadlineExceeded)
+	}
+	t := time.NewTimer(delay)
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		res.Cancel()
+		return ctx.Err()
+	}
+}
+
+// Allow reports whether an event for key may happen now, and if so takes
+// its token. It never blocks.
+func (l *KeyedRate[K]) Allow(key K) bool {
+	if l.r == rate.Inf {
+		return true
+	}
+	now := time.Now()
+	l.mu.Lock()
+	ok := l.entryLocked(key, now).lim.AllowN(now, 1)
+	l.mu.Unlock()
+	return ok
+}
+
+// Len returns the number of keys with an entry, after dropping idle ones
+// that are due.
+func (l *KeyedRate[K]) Len() int {
+	l.mu.Lock()
+	l.sweepLocked(time.Now())
+	n := len(l.entries)
+	l.mu.Unlock()
+	return n
+}
+
+func (l *KeyedRate[K]) entryLocked(key K, now time.Time) *rateEntry {
+	l.sweepLocked(now)
+	e := l.entries[key]
+	if e == nil {
+		e = &rateEntry{lim: rate.NewLimiter(l.r, l.burst)}
+		l.entries[key] = e
+	}
+	e.lastUse = now
+	return e
+}
+
+// sweepLocked drops entries unused for idle whose bucket is full. It scans
+// the map at most once per idle period.
+func (l *KeyedRate[K]) sweepLocked(now time.Time) {
+	if now.Sub(l.lastSweep) < l.idle {
+		return
+	}
+	l.lastSweep = now
+	full := float64(l.burst)
+	for key, e := range l.entries {
+		if now.Sub(e.lastUse) >= l.idle && e.lim.TokensAt(now) >= full {
+			delete(l.entries, key)
+		}
+	}
+}
