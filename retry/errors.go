@@ -53,8 +53,8 @@ func Permanent(err error) error {
 
 // IsPermanent reports whether err, or an error it wraps, was marked by Permanent.
 func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
+	_, ok := find[*permanentError](err)
+	return ok
 }
 
 type afterError struct {
@@ -78,9 +78,35 @@ func After(err error, d time.Duration) error {
 
 // Hint returns the wait requested with After by err or an error it wraps.
 func Hint(err error) (time.Duration, bool) {
-	var a *afterError
-	if errors.As(err, &a) {
+	if a, ok := find[*afterError](err); ok {
 		return a.d, true
 	}
 	return 0, false
+}
+
+// find is errors.As for this package's own marks, without the allocation
+// errors.As costs: it walks Unwrap() error and Unwrap() []error chains.
+func find[T error](err error) (T, bool) {
+	for err != nil {
+		if t, ok := err.(T); ok {
+			return t, true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if t, ok := find[T](e); ok {
+					return t, true
+				}
+			}
+			var zero T
+			return zero, false
+		default:
+			var zero T
+			return zero, false
+		}
+	}
+	var zero T
+	return zero, false
 }

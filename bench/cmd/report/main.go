@@ -1,0 +1,226 @@
+// Command report turns `go test -bench` output of the bench module into one
+// table per area: each implementation's median ns/op and allocs/op, and the
+// ratio sluice/peer measured in the same run. It checks the targets sluice
+// states, exits with status 1 when one is missed, and can draw the workqueue
+// throughput chart as SVG.
+//
+//	go test -bench . -count 5 | go run ./cmd/report -svg workqueue.svg
+//
+// Benchmark names follow Benchmark<Area>/<case>/<implementation>; the
+// implementation named "sluice" is the one compared.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// sample holds the medians of one benchmark over its runs.
+type sample struct {
+	area, kase, impl string
+	ns, allocs       []float64
+}
+
+func (s *sample) nsMedian() float64     { return median(s.ns) }
+func (s *sample) allocsMedian() float64 { return median(s.allocs) }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	c := slices.Clone(v)
+	sort.Float64s(c)
+	if len(c)%2 == 1 {
+		return c[len(c)/2]
+	}
+	return (c[len(c)/2-1] + c[len(c)/2]) / 2
+}
+
+var line = regexp.MustCompile(`^Benchmark([^/\s]+)/(\S+)/([^/\s]+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+// parse reads benchmark lines and returns the samples in first-seen order.
+func parse(r io.Reader) ([]*sample, error) {
+	byName := map[string]*sample{}
+	var order []*sample
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		key := m[1] + "/" + m[2] + "/" + m[3]
+		s := byName[key]
+		if s == nil {
+			s = &sample{area: m[1], kase: m[2], impl: m[3]}
+			byName[key] = s
+			order = append(order, s)
+		}
+		fields := strings.Fields(m[4])
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			switch fields[i+1] {
+			case "ns/op":
+				s.ns = append(s.ns, v)
+			case "allocs/op":
+				s.allocs = append(s.allocs, v)
+			}
+		}
+	}
+	return order, sc.Err()
+}
+
+// target is one stated performance goal: sluice's ns/op divided by the
+// peer's must not exceed maxRatio, and sluice's allocs/op must not exceed
+// maxAllocs (negative: not checked). peer "*" means every other implementation
+// in the same case except those listed in except.
+type target struct {
+	area, kase, peer string
+	except           []string
+	maxRatio         float64
+	maxAllocs        float64
+	says             string
+}
+
+var targets = []target{
+	{area: "Retry", kase: "first-try", peer: "*", maxRatio: 1, maxAllocs: 0, says: "faster than every peer, 0 allocs/op"},
+	{area: "Semaphore", kase: "uncontended", peer: "x-sync-semaphore", maxRatio: 1.1, maxAllocs: 0, says: "≤ 1.1× x/sync/semaphore, 0 allocs/op"},
+	{area: "Semaphore", kase: "contended", peer: "x-sync-semaphore", maxRatio: 1.0, maxAllocs: -1, says: "not slower than x/sync/semaphore"},
+	{area: "Workqueue", kase: "noop-1sub-8w", peer: "channel", maxRatio: 1.5, maxAllocs: 0, says: "≤ 1.5× the plain channel, 0 allocs/op"},
+	{area: "Workqueue", kase: "noop-1sub-8w", peer: "*", except: []string{"channel"}, maxRatio: 1, maxAllocs: -1, says: "faster than every peer"},
+	{area: "Fetch", kase: "10k-1KiB-c64", peer: "handwritten", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the hand-written loop's throughput"},
+	{area: "Fetch", kase: "10k-1KiB-c64", peer: "*", except: []string{"handwritten"}, maxRatio: 1, maxAllocs: -1, says: "faster than colly and retryablehttp"},
+	{area: "WebSocket", kase: "128B", peer: "raw-coder", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the raw read loop"},
+	{area: "WebSocket", kase: "4KiB", peer: "raw-coder", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the raw read loop"},
+}
+
+// check returns one line per target that applies to the samples, and whether
+// all of them were met.
+func check(samples []*sample) ([]string, bool) {
+	find := func(area, kase, impl string) *sample {
+		for _, s := range samples {
+			if s.area == area && s.kase == kase && s.impl == impl {
+				return s
+			}
+		}
+		return nil
+	}
+	var lines []string
+	ok := true
+	for _, t := range targets {
+		me := find(t.area, t.kase, "sluice")
+		if me == nil {
+			continue
+		}
+		var peers []*sample
+		for _, s := range samples {
+			if s.area == t.area && s.kase == t.kase && s.impl != "sluice" &&
+				(t.peer == s.impl || t.peer == "*" && !slices.Contains(t.except, s.impl)) {
+				peers = append(peers, s)
+			}
+		}
+		met := true
+		var detail []string
+		for _, p := range peers {
+			r := me.nsMedian() / p.nsMedian()
+			if r > t.maxRatio {
+				met = false
+			}
+			detail = append(detail, fmt.Sprintf("%s %.2f×", p.impl, r))
+		}
+		if t.maxAllocs >= 0 && me.allocsMedian() > t.maxAllocs {
+			met = false
+			detail = append(detail, fmt.Sprintf("%.0f allocs/op", me.allocsMedian()))
+		}
+		if len(peers) == 0 {
+			continue
+		}
+		verdict := "met"
+		if !met {
+			verdict = "MISSED"
+			ok = false
+		}
+		lines = append(lines, fmt.Sprintf("%-7s %s %s: %s (%s)", verdict, t.area, t.kase, t.says, strings.Join(detail, ", ")))
+	}
+	return lines, ok
+}
+
+// table writes one markdown table per area.
+func table(w io.Writer, samples []*sample) {
+	var areas []string
+	for _, s := range samples {
+		if !slices.Contains(areas, s.area) {
+			areas = append(areas, s.area)
+		}
+	}
+	for _, area := range areas {
+		fmt.Fprintf(w, "\n### %s\n\n| case | implementation | ns/op (median) | allocs/op | sluice/this |\n|---|---|---:|---:|---:|\n", area)
+		for _, s := range samples {
+			if s.area != area {
+				continue
+			}
+			ratio := "—"
+			for _, me := range samples {
+				if me.area == area && me.kase == s.kase && me.impl == "sluice" && s.impl != "sluice" && s.nsMedian() > 0 {
+					ratio = fmt.Sprintf("%.2f×", me.nsMedian()/s.nsMedian())
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s |\n", s.kase, s.impl, human(s.nsMedian()), s.allocsMedian(), ratio)
+		}
+	}
+}
+
+func human(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e4:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	default:
+		return fmt.Sprintf("%.1f ns", ns)
+	}
+}
+
+func main() {
+	svgPath := flag.String("svg", "", "write the workqueue throughput chart to this file")
+	title := flag.String("title", "", "a line naming the machine and date, printed above the tables and in the chart")
+	flag.Parse()
+	samples, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(2)
+	}
+	if len(samples) == 0 {
+		fmt.Fprintln(os.Stderr, "report: no benchmark lines on stdin")
+		os.Exit(2)
+	}
+	if *title != "" {
+		fmt.Println(*title)
+	}
+	table(os.Stdout, samples)
+	lines, ok := check(samples)
+	fmt.Println("\n### Targets")
+	fmt.Println()
+	for _, l := range lines {
+		fmt.Println("    " + l)
+	}
+	if *svgPath != "" {
+		if err := os.WriteFile(*svgPath, []byte(chart(samples, *title)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(2)
+		}
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
