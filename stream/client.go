@@ -1,0 +1,444 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+)
+
+// Sender writes messages. *Client implements it, and OnConnect receives one
+// that writes on the new connection directly.
+type Sender[M any] interface {
+	Send(ctx context.Context, m M) error
+}
+
+// Client keeps one connection to a stream open, redialling with backoff when
+// it fails, and hands every message it reads to a handler. Create it with New,
+// run it with Run and write with Send; Send and Stats are safe for concurrent
+// use, also with Run.
+type Client[M any] struct {
+	dialer Dialer[M]
+	cfg    config[M]
+
+	started atomic.Bool
+	done    chan struct{} // closed when Run returns
+
+	// wlock serialises every Conn.Write (and the decision to queue instead),
+	// so writes never overlap and the send buffer is flushed before any newer
+	// message is written. A channel, so that waiting for it honours ctx.
+	wlock chan struct{}
+
+	in, out atomic.Uint64
+
+	mu          sync.Mutex
+	cur         *connection[M] // the connection Send writes to; nil while none is usable
+	closed      bool
+	buf         sendBuffer[M]
+	state       State
+	dials       uint64
+	connects    uint64
+	disconnects uint64
+	dropped     uint64
+	lastErr     error
+}
+
+// New returns a Client that dials with d. It returns an error wrapping
+// ErrInvalidOptions if d is nil or o is invalid. New starts no goroutine and
+// does not dial: Run does.
+func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: nil Dialer", ErrInvalidOptions)
+	}
+	if f, ok := d.(DialFunc[M]); ok && f == nil {
+		return nil, fmt.Errorf("%w: nil DialFunc", ErrInvalidOptions)
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	return &Client[M]{
+		dialer: d,
+		cfg:    cfg,
+		done:   make(chan struct{}),
+		wlock:  make(chan struct{}, 1),
+		buf:    sendBuffer[M]{cap: cfg.sendBuffer},
+	}, nil
+}
+
+// Run connects and serves the stream until ctx ends or a fatal error occurs,
+// and blocks until then. It dials, runs OnConnect, flushes the send buffer,
+// then calls handler with each message in the order received, one at a time,
+// on Run's goroutine. When the connection fails (a Read or Write error, an
+// unanswered ping, IdleTimeout) it closes it, waits the backoff delay — at
+// least the delay asked for by retry.After on the error, capped by
+// Backoff.MaxHint — and dials again. There is never more than one connection:
+// the old one is closed, and its goroutines have exited, before the next dial.
+//
+// The ctx passed to Dial stays live until that connection is torn down (or
+// the attempt exceeds ConnectTimeout), so a transport may tie the
+// connection's lifetime to it, as an HTTP request body is tied to its
+// request's context.
+//
+// Messages already read when a connection fails are still handed to handler
+// before the reconnect. handler receives Run's ctx; time spent in it does not
+// count against the peer's liveness.
+//
+// Run returns, with every goroutine it started stopped and the connection
+// closed:
+//   - ctx.Err(), when ctx ends (during a dial, a backoff wait, or a handler
+//     that then returns; a handler that ignores ctx delays the return);
+//   - handler's error, unchanged, when handler returns one;
+//   - the error, unchanged, of a Dial or OnConnect marked with
+//     retry.Permanent (still marked: retry.IsPermanent reports true);
+//   - an error matching ErrMaxAttempts and the last attempt's error, after
+//     Options.MaxAttempts consecutive failed attempts;
+//   - ErrRunCalled, at once, if Run was called before: a Client runs once.
+//
+// When Run returns, messages still in the send buffer are dropped (counted
+// in Stats.Dropped) and later calls to Send return ErrClosed. Run panics if
+// handler is nil.
+func (c *Client[M]) Run(ctx context.Context, handler func(ctx context.Context, m M) error) error {
+	if handler == nil {
+		panic("stream: Run with nil handler")
+	}
+	if !c.started.CompareAndSwap(false, true) {
+		return ErrRunCalled
+	}
+	defer c.finish() // also if handler panics
+	err := c.run(ctx, handler)
+	c.setState(StateEvent{State: StateClosed, Err: err})
+	return err
+}
+
+// finish marks the Client closed for Send and drops what is still queued.
+func (c *Client[M]) finish() {
+	c.mu.Lock()
+	c.closed = true
+	n := c.buf.clear()
+	c.dropped += uint64(n)
+	c.mu.Unlock()
+	close(c.done)
+	if n > 0 {
+		c.cfg.Logger.Warn("stream: dropping unsent messages", "count", n)
+	}
+}
+
+func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) error) error {
+	b := retry.Backoff{Policy: c.cfg.Backoff}
+	failures := 0 // consecutive failed attempts
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.setState(StateEvent{State: StateConnecting, Attempt: failures + 1})
+		cn, err := c.connect(ctx)
+		if err == nil {
+			c.setState(StateEvent{State: StateConnected})
+			start := time.Now()
+			var fatal error
+			err, fatal = c.serve(ctx, cn, handler)
+			if fatal != nil {
+				c.disconnected(fatal, failures, 0)
+				return fatal
+			}
+			if time.Since(start) >= c.cfg.StableAfter {
+				b.Reset()
+				failures = 0
+			} else {
+				failures++
+			}
+		} else {
+			failures++
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			c.disconnected(ctxErr, failures, 0)
+			return ctxErr
+		}
+		if retry.IsPermanent(err) {
+			c.disconnected(err, failures, 0)
+			return err
+		}
+		if m := c.cfg.MaxAttempts; m > 0 && failures >= m {
+			c.disconnected(err, failures, 0)
+			return fmt.Errorf("%w (%d in a row): %w", ErrMaxAttempts, failures, err)
+		}
+		delay := b.Next()
+		if hint, ok := retry.Hint(err); ok {
+			maxHint := c.cfg.Backoff.MaxHint
+			if maxHint == 0 {
+				maxHint = retry.DefaultMaxHint
+			}
+			delay = max(delay, min(hint, maxHint))
+		}
+		c.disconnected(err, failures, delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// connect makes one connection attempt: Dial, OnConnect, flush. On success
+// the connection is published to Send and its goroutines are running.
+func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
+	// The connection's context is the one Dial receives, so a transport may
+	// tie the connection's life to it; it ends at teardown, or when the
+	// attempt takes longer than ConnectTimeout.
+	cctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(c.cfg.ConnectTimeout, func() { cancel(ErrConnectTimeout) })
+	failed := func(err error) error {
+		timer.Stop()
+		if errors.Is(context.Cause(cctx), ErrConnectTimeout) && !errors.Is(err, ErrConnectTimeout) {
+			err = fmt.Errorf("%w: %w", ErrConnectTimeout, err)
+		}
+		cancel(err)
+		return err
+	}
+
+	c.mu.Lock()
+	c.dials++
+	c.mu.Unlock()
+	conn, err := c.dialer.Dial(cctx)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return nil, failed(err)
+	}
+	if conn == nil {
+		return nil, failed(errors.New("stream: Dial returned a nil Conn and no error"))
+	}
+	cn := newConnection(cctx, cancel, conn)
+	if c.cfg.OnConnect != nil {
+		if err := c.cfg.OnConnect(cctx, connSender[M]{c: c, cn: cn}); err != nil {
+			cn.close()
+			return nil, failed(fmt.Errorf("stream: OnConnect: %w", err))
+		}
+	}
+	if err := c.flush(cn, timer.Stop); err != nil {
+		cn.close()
+		return nil, failed(err)
+	}
+	if c.cfg.IdleTimeout > 0 || c.cfg.pings {
+		cn.live = newLiveness()
+	}
+	cn.wg.Go(cn.read)
+	if cn.live != nil {
+		pinger, _ := conn.(Pinger)
+		if !c.cfg.pings {
+			pinger = nil
+		}
+		if pinger != nil || c.cfg.IdleTimeout > 0 {
+			cn.wg.Go(func() { cn.watch(pinger, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
+		}
+	}
+	return cn, nil
+}
+
+// flush writes the send buffer on cn in order and, once it is empty and
+// commit (which stops the connect timer) succeeds, publishes cn to Send.
+// It holds wlock throughout, so no Send overtakes the buffer.
+func (c *Client[M]) flush(cn *connection[M], commit func() bool) error {
+	select {
+	case c.wlock <- struct{}{}:
+	case <-cn.ctx.Done():
+		return context.Cause(cn.ctx)
+	}
+	defer func() { <-c.wlock }()
+	for {
+		c.mu.Lock()
+		q, ok := c.buf.pop()
+		if !ok {
+			if !commit() {
+				c.mu.Unlock()
+				return ErrConnectTimeout
+			}
+			c.cur = cn
+			c.connects++
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		if age := c.cfg.SendMaxAge; age > 0 && time.Since(q.at) > age {
+			c.mu.Lock()
+			c.dropped++
+			c.mu.Unlock()
+			c.cfg.Logger.Warn("stream: dropping stale queued message", "age", time.Since(q.at), "max_age", age)
+			continue
+		}
+		if err := cn.conn.Write(cn.ctx, q.m); err != nil {
+			c.mu.Lock()
+			c.buf.pushFront(q) // room: Sends cannot queue while we hold wlock
+			c.mu.Unlock()
+			return fmt.Errorf("stream: flushing send buffer: %w", err)
+		}
+		c.out.Add(1)
+	}
+}
+
+// serve hands cn's messages to handler until the connection fails (connErr)
+// or Run must return (fatal: handler's error or ctx.Err()). It tears cn down
+// before returning.
+func (c *Client[M]) serve(ctx context.Context, cn *connection[M], handler func(context.Context, M) error) (connErr, fatal error) {
+	defer c.teardown(cn)
+	for {
+		select {
+		case it := <-cn.items:
+			if it.err != nil {
+				return it.err, nil
+			}
+			c.in.Add(1)
+			cn.live.suspend()
+			err := handler(ctx, it.m)
+			cn.live.resume()
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// teardown unpublishes cn, closes it and waits for its goroutines.
+func (c *Client[M]) teardown(cn *connection[M]) {
+	c.mu.Lock()
+	if c.cur == cn {
+		c.cur = nil
+	}
+	c.disconnects++
+	c.mu.Unlock()
+	close(cn.stop)
+	cn.cancel(context.Canceled)
+	cn.close()
+	cn.wg.Wait()
+}
+
+// Send writes m on the current connection, or queues it while there is none.
+//
+// While a connection is up, Send waits for earlier writes (writes never
+// overlap, whoever calls Send) and returns the Write error, if any; a failed
+// write also closes the connection so that Run redials. While no connection
+// is up — before Run, during a dial or a backoff wait — Send queues m and
+// returns nil; queued messages are written in order after the next
+// successful OnConnect, ahead of any later Send. Send returns
+// ErrSendBufferFull if Options.SendBuffer messages are already queued,
+// ErrClosed once Run has returned, and ctx.Err() if ctx ends while it waits.
+func (c *Client[M]) Send(ctx context.Context, m M) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case c.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return ErrClosed
+	}
+	defer func() { <-c.wlock }()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	cn := c.cur
+	if cn == nil {
+		q := queued[M]{m: m}
+		if c.cfg.SendMaxAge > 0 {
+			q.at = time.Now()
+		}
+		ok := c.buf.push(q)
+		c.mu.Unlock()
+		if !ok {
+			return ErrSendBufferFull
+		}
+		return nil
+	}
+	c.mu.Unlock()
+	return c.write(ctx, cn, m)
+}
+
+// write writes m on cn; the caller holds wlock.
+func (c *Client[M]) write(ctx context.Context, cn *connection[M], m M) error {
+	if err := cn.conn.Write(ctx, m); err != nil {
+		if ctx.Err() == nil {
+			cn.fail(fmt.Errorf("stream: write: %w", err))
+		}
+		return err
+	}
+	c.out.Add(1)
+	return nil
+}
+
+// connSender is the Sender given to OnConnect: it writes on its connection
+// directly, bypassing the send buffer.
+type connSender[M any] struct {
+	c  *Client[M]
+	cn *connection[M]
+}
+
+func (s connSender[M]) Send(ctx context.Context, m M) error {
+	select {
+	case s.c.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.cn.stop:
+		return ErrClosed
+	}
+	defer func() { <-s.c.wlock }()
+	return s.c.write(ctx, s.cn, m)
+}
+
+// Stats returns a snapshot of the Client's counters.
+func (c *Client[M]) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Stats{
+		State:       c.state,
+		Dials:       c.dials,
+		Connects:    c.connects,
+		Disconnects: c.disconnects,
+		MessagesIn:  c.in.Load(),
+		MessagesOut: c.out.Load(),
+		Buffered:    c.buf.len(),
+		Dropped:     c.dropped,
+		LastError:   c.lastErr,
+	}
+}
+
+func (c *Client[M]) disconnected(err error, attempt int, delay time.Duration) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+	c.setState(StateEvent{State: StateDisconnected, Err: err, Attempt: attempt, Delay: delay})
+}
+
+// setState records e, logs it and calls OnState, on Run's goroutine.
+func (c *Client[M]) setState(e StateEvent) {
+	c.mu.Lock()
+	c.state = e.State
+	c.mu.Unlock()
+	level := slog.LevelDebug
+	switch e.State {
+	case StateConnected, StateClosed:
+		level = slog.LevelInfo
+	case StateDisconnected:
+		level = slog.LevelWarn
+	}
+	if c.cfg.Logger.Enabled(context.Background(), level) {
+		c.cfg.Logger.Log(context.Background(), level, "stream: "+e.State.String(),
+			"attempt", e.Attempt, "delay", e.Delay, "err", e.Err)
+	}
+	if c.cfg.OnState != nil {
+		c.cfg.OnState(e)
+	}
+}

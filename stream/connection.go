@@ -1,0 +1,218 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// readAhead is how many messages the reader goroutine may hold for a busy
+// handler before it stops reading.
+const readAhead = 8
+
+// item is what the reader hands to Run: a message, or the error that ended
+// the connection (always the last item).
+type item[M any] struct {
+	m   M
+	err error
+}
+
+// connection is one live Conn with the goroutines that serve it: a reader,
+// which reads ahead into items, and, when liveness checks are on, a watchdog.
+// Run owns it: it starts the goroutines and, in teardown, stops and waits
+// for them.
+type connection[M any] struct {
+	conn   Conn[M]
+	ctx    context.Context // ends at teardown; the ctx Dial received
+	cancel context.CancelCauseFunc
+	items  chan item[M]
+	stop   chan struct{} // closed when Run no longer takes items
+	live   *liveness     // nil when neither pings nor IdleTimeout are on
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+
+	mu     sync.Mutex
+	reason error // why the client closed the connection, if it did
+}
+
+func newConnection[M any](ctx context.Context, cancel context.CancelCauseFunc, conn Conn[M]) *connection[M] {
+	return &connection[M]{
+		conn:   conn,
+		ctx:    ctx,
+		cancel: cancel,
+		items:  make(chan item[M], readAhead),
+		stop:   make(chan struct{}),
+	}
+}
+
+// fail closes the connection and records err as the reason, unless one
+// was recorded first. The reader then reports the reason instead of the
+// Read error that the close causes.
+func (cn *connection[M]) fail(err error) {
+	cn.mu.Lock()
+	if cn.reason == nil {
+		cn.reason = err
+	}
+	cn.mu.Unlock()
+	cn.close()
+}
+
+func (cn *connection[M]) failure() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.reason
+}
+
+// close closes the Conn once; later callers wait for the first to finish.
+func (cn *connection[M]) close() {
+	cn.closeOnce.Do(func() { _ = cn.conn.Close() })
+}
+
+// read is the reader goroutine: it reads until the connection fails and
+// hands every message, then the error, to Run in order. While items is
+// full — the handler is busy — it stops reading and suspends the liveness
+// clock, since an unread connection cannot show that the peer is alive.
+func (cn *connection[M]) read() {
+	for {
+		m, err := cn.conn.Read(cn.ctx)
+		if err != nil {
+			if r := cn.failure(); r != nil {
+				err = r
+			}
+			select {
+			case cn.items <- item[M]{err: err}:
+			case <-cn.stop:
+			}
+			return
+		}
+		cn.live.touch()
+		it := item[M]{m: m}
+		select {
+		case cn.items <- it:
+			continue
+		default:
+		}
+		cn.live.suspend()
+		select {
+		case cn.items <- it:
+			cn.live.resume()
+		case <-cn.stop:
+			cn.live.resume()
+			return
+		}
+	}
+}
+
+// watch is the watchdog goroutine. It closes the connection with
+// ErrIdleTimeout when nothing arrived for idle, and with ErrPingTimeout
+// when a ping (sent every heartbeat if pinger is not nil) is not answered
+// within pingTimeout. While the liveness clock is suspended it neither pings
+// nor times out; a ping that fails while a suspension began is ignored.
+func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.Duration) {
+	l := cn.live
+	poll := idle
+	if pinger != nil && (poll == 0 || heartbeat < poll) {
+		poll = heartbeat
+	}
+	nextPing := time.Now().Add(heartbeat)
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		last, suspended, epoch := l.snapshot()
+		wait := poll
+		if !suspended && idle > 0 {
+			if now.Sub(last) >= idle {
+				cn.fail(fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, idle))
+				return
+			}
+			wait = min(wait, last.Add(idle).Sub(now))
+		}
+		if !suspended && pinger != nil {
+			if !now.Before(nextPing) {
+				ctx, cancel := context.WithTimeout(cn.ctx, pingTimeout)
+				err := pinger.Ping(ctx)
+				cancel()
+				if cn.ctx.Err() != nil {
+					return
+				}
+				switch {
+				case err == nil:
+					l.touch()
+				case l.steadySince(epoch):
+					cn.fail(fmt.Errorf("%w within %v: %w", ErrPingTimeout, pingTimeout, err))
+					return
+				}
+				nextPing = time.Now().Add(heartbeat)
+				continue // time has passed: check again
+			}
+			wait = min(wait, nextPing.Sub(now))
+		}
+		t.Reset(wait)
+		select {
+		case <-cn.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// liveness is the clock the watchdog reads: when something last arrived,
+// and whether the clock is suspended because the application, not the
+// peer, is the one not keeping up. All methods are no-ops on nil.
+type liveness struct {
+	mu        sync.Mutex
+	last      time.Time // last arrival, or end of the last suspension
+	suspended int       // suspensions in progress
+	epoch     uint64    // suspensions begun so far
+}
+
+func newLiveness() *liveness { return &liveness{last: time.Now()} }
+
+func (l *liveness) touch() {
+	if l == nil {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	l.last = now
+	l.mu.Unlock()
+}
+
+func (l *liveness) suspend() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.suspended++
+	l.epoch++
+	l.mu.Unlock()
+}
+
+// resume ends a suspension and restarts the clock from now.
+func (l *liveness) resume() {
+	if l == nil {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	l.suspended--
+	l.last = now
+	l.mu.Unlock()
+}
+
+func (l *liveness) snapshot() (last time.Time, suspended bool, epoch uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last, l.suspended > 0, l.epoch
+}
+
+// steadySince reports whether no suspension is in progress or has begun
+// since the snapshot that returned epoch.
+func (l *liveness) steadySince(epoch uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.suspended == 0 && l.epoch == epoch
+}

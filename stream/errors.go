@@ -1,0 +1,34 @@
+package stream
+
+import "errors"
+
+var (
+	// ErrClosed is returned by Send once Run has returned.
+	ErrClosed = errors.New("stream: client closed")
+
+	// ErrRunCalled is returned by a second call to Run: a Client runs once.
+	ErrRunCalled = errors.New("stream: Run already called")
+
+	// ErrSendBufferFull is returned by Send when no connection is up and
+	// Options.SendBuffer messages are already queued.
+	ErrSendBufferFull = errors.New("stream: send buffer full")
+
+	// ErrMaxAttempts is returned by Run, wrapped together with the last
+	// attempt's error, after Options.MaxAttempts consecutive failed attempts.
+	ErrMaxAttempts = errors.New("stream: max connection attempts reached")
+
+	// ErrPingTimeout is the reason a connection was closed when a ping went
+	// unanswered for Options.PingTimeout. It wraps the Ping error.
+	ErrPingTimeout = errors.New("stream: ping not answered")
+
+	// ErrIdleTimeout is the reason a connection was closed when nothing
+	// arrived on it for Options.IdleTimeout.
+	ErrIdleTimeout = errors.New("stream: connection idle")
+
+	// ErrConnectTimeout is the reason an attempt failed when Dial, OnConnect
+	// and the buffer flush took longer than Options.ConnectTimeout.
+	ErrConnectTimeout = errors.New("stream: connect timeout")
+
+	// ErrInvalidOptions is wrapped by the error New returns for bad Options.
+	ErrInvalidOptions = errors.New("stream: invalid options")
+)

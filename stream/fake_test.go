@@ -1,0 +1,210 @@
+package stream_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicego/sluice/stream"
+)
+
+var errConnClosed = errors.New("fake: connection closed")
+
+// fakeConn is one in-memory connection. The test holds it as the server
+// side (Push, Drop, Recv); the Client holds it as a stream.Conn[string].
+type fakeConn struct {
+	srv       *fakeServer
+	toClient  chan string
+	toServer  chan string
+	dropped   chan error // a server-side failure, seen by Read
+	closed    chan struct{}
+	closeOnce sync.Once
+	reading   atomic.Int32 // Reads in progress
+	writing   atomic.Int32 // Writes in progress
+	deaf      atomic.Bool  // never answers pings
+}
+
+func newFakeConn(srv *fakeServer) *fakeConn {
+	return &fakeConn{
+		srv:      srv,
+		toClient: make(chan string, 64),
+		toServer: make(chan string, 1024),
+		dropped:  make(chan error, 1),
+		closed:   make(chan struct{}),
+	}
+}
+
+// Push sends m to the client; false if the connection is closed.
+func (c *fakeConn) Push(m string) bool {
+	select {
+	case c.toClient <- m:
+		return true
+	case <-c.closed:
+		return false
+	}
+}
+
+// Drop fails the connection from the server side: the client's Read
+// returns err once the messages pushed before are read.
+func (c *fakeConn) Drop(err error) {
+	select {
+	case c.dropped <- err:
+	default:
+	}
+}
+
+// Recv returns everything the client wrote so far.
+func (c *fakeConn) Recv() []string {
+	var out []string
+	for {
+		select {
+		case m := <-c.toServer:
+			out = append(out, m)
+		default:
+			return out
+		}
+	}
+}
+
+func (c *fakeConn) Read(ctx context.Context) (string, error) {
+	c.reading.Add(1)
+	defer c.reading.Add(-1)
+	select { // messages pushed before a Drop come first
+	case m := <-c.toClient:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-c.toClient:
+		return m, nil
+	case err := <-c.dropped:
+		_ = c.Close()
+		return "", err
+	case <-c.closed:
+		return "", errConnClosed
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (c *fakeConn) Write(ctx context.Context, m string) error {
+	if c.writing.Add(1) > 1 {
+		c.srv.overlaps.Add(1)
+	}
+	defer c.writing.Add(-1)
+	select {
+	case <-c.closed:
+		return errConnClosed
+	default:
+	}
+	if c.srv.writeErr != nil {
+		if err := c.srv.writeErr(m); err != nil {
+			return err
+		}
+	}
+	select {
+	case c.toServer <- m:
+		return nil
+	case <-c.closed:
+		return errConnClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *fakeConn) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.srv.open.Add(-1)
+	})
+	return nil
+}
+
+func (c *fakeConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// pingConn is a fakeConn that implements stream.Pinger like
+// coder/websocket: a pong is only processed while a Read is in progress.
+type pingConn struct{ *fakeConn }
+
+func (c pingConn) Ping(ctx context.Context) error {
+	c.srv.pings.Add(1)
+	if c.srv.pongs.Load() && !c.deaf.Load() && c.reading.Load() > 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed:
+		return errConnClosed
+	}
+}
+
+// fakeServer is a stream.Dialer[string] that accepts in memory.
+type fakeServer struct {
+	accepted chan *fakeConn // every accepted connection, for the test
+	dials    atomic.Int32
+	open     atomic.Int32 // connections not yet closed
+	maxOpen  atomic.Int32
+	overlaps atomic.Int32 // Writes that overlapped another Write
+	pings    atomic.Int32
+	pongs    atomic.Bool // whether pingConns answer
+
+	// Set before Run, read-only afterwards.
+	pinger   bool
+	dialErr  func(n int) error    // error for the nth dial (1-based), or nil
+	onAccept func(c *fakeConn)    // runs before Dial returns
+	writeErr func(m string) error // error for a Write of m, or nil
+	block    bool                 // Dial blocks until ctx ends
+}
+
+func newFakeServer() *fakeServer {
+	s := &fakeServer{accepted: make(chan *fakeConn, 1024)}
+	s.pongs.Store(true)
+	return s
+}
+
+func (s *fakeServer) Dial(ctx context.Context) (stream.Conn[string], error) {
+	n := int(s.dials.Add(1))
+	if s.block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if s.dialErr != nil {
+		if err := s.dialErr(n); err != nil {
+			return nil, err
+		}
+	}
+	if o := s.open.Add(1); o > s.maxOpen.Load() {
+		s.maxOpen.Store(o)
+	}
+	c := newFakeConn(s)
+	if s.onAccept != nil {
+		s.onAccept(c)
+	}
+	select {
+	case s.accepted <- c:
+	default:
+	}
+	if s.pinger {
+		return pingConn{c}, nil
+	}
+	return c, nil
+}
+
+// next returns the next accepted connection, or nil if there is none yet.
+func (s *fakeServer) next() *fakeConn {
+	select {
+	case c := <-s.accepted:
+		return c
+	default:
+		return nil
+	}
+}

@@ -1,0 +1,156 @@
+package stream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicego/sluice/stream"
+)
+
+func lastDisconnect(ev *events) error {
+	all := ev.all()
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].State == stream.StateDisconnected {
+			return all[i].Err
+		}
+	}
+	return nil
+}
+
+// A peer that stops answering pings is detected within Heartbeat + PingTimeout.
+func TestDeadPeerDetectedWithinHeartbeatPlusTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer()
+		s.pinger = true
+		s.onAccept = func(c *fakeConn) { c.deaf.Store(true) }
+		var ev events
+		c := newClient(t, s, stream.Options[string]{
+			Heartbeat: time.Second, PingTimeout: 500 * time.Millisecond, OnState: ev.add,
+			Backoff: noJitter,
+		})
+		r := startRun(t.Context(), c, (&collect{}).handle)
+		synctest.Wait()
+		conn := s.next()
+		time.Sleep(1500*time.Millisecond - time.Nanosecond)
+		synctest.Wait()
+		assert.False(t, conn.isClosed(), "not before Heartbeat+PingTimeout")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		assert.True(t, conn.isClosed(), "dead peer detected at Heartbeat+PingTimeout")
+		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrPingTimeout)
+		assert.GreaterOrEqual(t, s.pings.Load(), int32(1))
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}
+
+// An answering peer is kept however long it stays quiet.
+func TestAnsweredPingsKeepQuietConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer()
+		s.pinger = true
+		c := newClient(t, s, stream.Options[string]{Heartbeat: time.Second, IdleTimeout: 3 * time.Second})
+		r := startRun(t.Context(), c, (&collect{}).handle)
+		time.Sleep(time.Hour)
+		assert.Equal(t, int32(1), s.dials.Load())
+		assert.Greater(t, s.pings.Load(), int32(3000))
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}
+
+func TestIdleTimeoutClosesSilentConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer() // no Pinger
+		var ev events
+		c := newClient(t, s, stream.Options[string]{IdleTimeout: 2 * time.Second, OnState: ev.add})
+		r := startRun(t.Context(), c, (&collect{}).handle)
+		synctest.Wait()
+		conn := s.next()
+		time.Sleep(time.Second)
+		conn.Push("keeps it alive")
+		time.Sleep(2*time.Second - time.Nanosecond)
+		synctest.Wait()
+		assert.False(t, conn.isClosed(), "the message restarted the idle clock")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		assert.True(t, conn.isClosed())
+		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrIdleTimeout)
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}
+
+// A slow handler is not mistaken for a dead peer, even when the reader has
+// to stop reading (read-ahead full) so that pings go unanswered, as with
+// coder/websocket — massive-com client #844.
+func TestSlowConsumerNotKilledAsDead_massive844(t *testing.T) {
+	for _, backlog := range []int{1, 50} {
+		t.Run(fmt.Sprintf("backlog=%d", backlog), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const idle = 2 * time.Second
+				s := newFakeServer()
+				s.pinger = true
+				s.onAccept = func(c *fakeConn) {
+					for i := range backlog {
+						c.Push(fmt.Sprint(i))
+					}
+				}
+				var ev events
+				c := newClient(t, s, stream.Options[string]{
+					Heartbeat: 500 * time.Millisecond, IdleTimeout: idle, OnState: ev.add,
+				})
+				var got []string
+				r := startRun(t.Context(), c, func(_ context.Context, m string) error {
+					if len(got) == 0 {
+						time.Sleep(10 * idle) // the slow consumer
+					}
+					got = append(got, m)
+					return nil
+				})
+				time.Sleep(11 * idle)
+				synctest.Wait()
+				assert.Len(t, got, backlog)
+				assert.Equal(t, int32(1), s.dials.Load(), "never reconnected")
+				assert.Equal(t, uint64(0), c.Stats().Disconnects)
+				assert.NotContains(t, ev.states(), stream.StateDisconnected)
+
+				// Liveness is back once the handler is idle: a dead peer is
+				// still caught.
+				s.pongs.Store(false)
+				time.Sleep(idle + time.Nanosecond)
+				assert.Equal(t, uint64(1), c.Stats().Disconnects)
+				require.ErrorIs(t, r.stop(), context.Canceled)
+			})
+		})
+	}
+}
+
+// Stats.LastError and the disconnect reason name a write failure.
+func TestWriteErrorClosesConnectionAndRedials(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer()
+		broken := errors.New("broken pipe")
+		s.writeErr = func(m string) error {
+			if m == "poison" {
+				return broken
+			}
+			return nil
+		}
+		c := newClient(t, s, stream.Options[string]{Backoff: noJitter})
+		r := startRun(t.Context(), c, (&collect{}).handle)
+		synctest.Wait()
+		first := s.next()
+		assert.ErrorIs(t, c.Send(t.Context(), "poison"), broken)
+		synctest.Wait()
+		assert.True(t, first.isClosed())
+		time.Sleep(time.Second)
+		assert.Equal(t, int32(2), s.dials.Load())
+		assert.ErrorIs(t, c.Stats().LastError, broken)
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}

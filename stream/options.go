@@ -1,0 +1,159 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+)
+
+// Defaults used for zero fields of Options.
+const (
+	DefaultStableAfter    = 10 * time.Second
+	DefaultHeartbeat      = 30 * time.Second
+	DefaultConnectTimeout = 30 * time.Second
+	DefaultSendBuffer     = 64
+)
+
+// Options configures a Client. The zero value is usable: each zero field takes
+// the default documented on it. Negative durations are rejected by New unless
+// a field says otherwise.
+type Options[M any] struct {
+	// Backoff gives the delays between connection attempts (Initial, Max,
+	// Multiplier, Jitter, MaxHint); its MaxAttempts, MaxElapsed, Retryable,
+	// OnRetry and Budget fields are ignored. The zero Policy starts at 100ms and
+	// doubles up to 10s with full jitter. The first attempt is never delayed.
+	Backoff retry.Policy
+
+	// StableAfter is how long a connection must stay up before it counts as a
+	// success: only then is the backoff reset and the MaxAttempts count cleared.
+	// A server that accepts and then drops at once therefore sees the delays
+	// grow instead of a reconnect storm. Zero means DefaultStableAfter (10s).
+	StableAfter time.Duration
+
+	// MaxAttempts is how many consecutive connection attempts may fail before
+	// Run gives up with ErrMaxAttempts. An attempt fails when Dial or OnConnect
+	// returns an error, or when the connection ends before StableAfter.
+	// Zero means no limit.
+	MaxAttempts int
+
+	// ConnectTimeout bounds one connection attempt: Dial, OnConnect and the
+	// flush of the send buffer. Zero means DefaultConnectTimeout (30s).
+	ConnectTimeout time.Duration
+
+	// Heartbeat is the interval between liveness pings on connections whose
+	// Conn implements Pinger. Zero means DefaultHeartbeat (30s); a negative
+	// value disables pings.
+	Heartbeat time.Duration
+
+	// PingTimeout is how long a ping may go unanswered before the connection
+	// is declared dead (ErrPingTimeout), closed and redialled. Zero means
+	// Heartbeat, so a dead peer is detected within two Heartbeats.
+	PingTimeout time.Duration
+
+	// IdleTimeout closes and redials a connection on which nothing arrived —
+	// no message and no answered ping — for this long (ErrIdleTimeout).
+	// Zero disables the check.
+	IdleTimeout time.Duration
+
+	// OnConnect, if set, runs after each successful Dial and before any
+	// message is read or any buffered message is flushed; use it to
+	// (re)subscribe. Messages sent through s are written on the new connection
+	// at once, ahead of the send buffer. An error fails the attempt like a
+	// dial error (a retry.Permanent one ends Run). ctx ends when the
+	// connection ends, when Run's context ends or after ConnectTimeout.
+	OnConnect func(ctx context.Context, s Sender[M]) error
+
+	// OnState, if set, is called on Run's goroutine at every state change,
+	// in order. It must not block and must not call Run.
+	OnState func(StateEvent)
+
+	// SendBuffer is how many messages Send queues while disconnected; they are
+	// written in order after the next successful OnConnect. Beyond it Send
+	// returns ErrSendBufferFull. Zero means DefaultSendBuffer (64); a negative
+	// value disables queueing (Send then fails with ErrSendBufferFull whenever
+	// no connection is up).
+	SendBuffer int
+
+	// SendMaxAge, if positive, drops queued messages that waited longer than
+	// this when the buffer is flushed, so a long outage does not end in a burst
+	// of stale data. Dropped messages are counted in Stats.Dropped and logged.
+	SendMaxAge time.Duration
+
+	// Logger receives connection events (connect, disconnect with reason,
+	// dropped messages). Nil means no logging.
+	Logger *slog.Logger
+}
+
+// config is Options with defaults applied.
+type config[M any] struct {
+	Options[M]
+	sendBuffer int // 0 = queueing disabled
+	pings      bool
+}
+
+func (o Options[M]) config() (config[M], error) {
+	c := config[M]{Options: o}
+	neg := func(name string, d time.Duration) error {
+		if d < 0 {
+			return fmt.Errorf("%w: %s is negative (%v)", ErrInvalidOptions, name, d)
+		}
+		return nil
+	}
+	b := o.Backoff
+	for _, e := range []error{
+		neg("StableAfter", o.StableAfter),
+		neg("ConnectTimeout", o.ConnectTimeout),
+		neg("PingTimeout", o.PingTimeout),
+		neg("IdleTimeout", o.IdleTimeout),
+		neg("SendMaxAge", o.SendMaxAge),
+		neg("Backoff.Initial", b.Initial),
+		neg("Backoff.Max", b.Max),
+		neg("Backoff.MaxHint", b.MaxHint),
+	} {
+		if e != nil {
+			return c, e
+		}
+	}
+	if o.MaxAttempts < 0 {
+		return c, fmt.Errorf("%w: MaxAttempts is negative (%d)", ErrInvalidOptions, o.MaxAttempts)
+	}
+	if b.Multiplier < 0 || math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) {
+		return c, fmt.Errorf("%w: Backoff.Multiplier is %v", ErrInvalidOptions, b.Multiplier)
+	}
+	if b.Jitter < retry.JitterFull || b.Jitter > retry.JitterNone {
+		return c, fmt.Errorf("%w: unknown Backoff.Jitter %d", ErrInvalidOptions, b.Jitter)
+	}
+	if b.Initial > 0 && b.Max > 0 && b.Initial > b.Max {
+		return c, fmt.Errorf("%w: Backoff.Initial %v exceeds Backoff.Max %v", ErrInvalidOptions, b.Initial, b.Max)
+	}
+	if c.StableAfter == 0 {
+		c.StableAfter = DefaultStableAfter
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	switch {
+	case c.Heartbeat == 0:
+		c.Heartbeat = DefaultHeartbeat
+		c.pings = true
+	case c.Heartbeat > 0:
+		c.pings = true
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = max(c.Heartbeat, 0)
+	}
+	switch {
+	case o.SendBuffer == 0:
+		c.sendBuffer = DefaultSendBuffer
+	case o.SendBuffer > 0:
+		c.sendBuffer = o.SendBuffer
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
