@@ -1,0 +1,95 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicego/sluice/stream"
+)
+
+var _ stream.Conn[Event] = (*Conn)(nil)
+
+// Conn is one server-sent events stream returned by Dial. Read may be called
+// by one goroutine at a time; Close may be called from any goroutine, also
+// during a Read. Conn does not implement stream.Pinger: SSE has no ping, so
+// detect a dead server with the Client's IdleTimeout, longer than the
+// interval of the server's keep-alive comments.
+type Conn struct {
+	d      *Dialer
+	body   io.ReadCloser
+	cancel context.CancelFunc // aborts the request and the body read
+	dec    *Decoder
+
+	readMu sync.Mutex // held by Read; Close takes it to close the body
+	err    error      // sticky error of Read, guarded by readMu
+	closed atomic.Bool
+	once   sync.Once
+}
+
+// Read blocks until the next event arrives and returns it, after recording
+// its position (the last event ID) in the Dialer for the next connection.
+//
+// Read returns an error when the stream ends or fails, and then keeps
+// returning it: io.EOF (wrapped) when the server ended the response,
+// ErrEventTooLarge, a network error, ctx's error if ctx ended (which aborts
+// the stream), or ErrClosed after Close. When the server set a reconnection
+// delay with a retry field, on this connection or an earlier one, an error
+// that ends the stream carries it as a retry.After hint, so a stream.Client
+// waits at least that long before reconnecting.
+func (c *Conn) Read(ctx context.Context) (Event, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.err != nil {
+		return Event{}, c.err
+	}
+	if c.closed.Load() {
+		c.err = ErrClosed
+		return Event{}, c.err
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, c.cancel)
+		defer stop()
+	}
+	ev, err := c.dec.Next()
+	c.d.setState(c.dec.LastEventID(), c.dec.Retry())
+	if err == nil {
+		return ev, nil
+	}
+	switch {
+	case c.closed.Load():
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	case ctx.Err() != nil:
+		err = fmt.Errorf("sse: read: %w", context.Cause(ctx))
+	case errors.Is(err, io.EOF):
+		err = withRetry(fmt.Errorf("sse: stream ended: %w", err), c.dec.Retry())
+	default:
+		err = withRetry(fmt.Errorf("sse: read: %w", err), c.dec.Retry())
+	}
+	c.err = err
+	c.cancel()
+	c.body.Close()
+	c.d.closeIdle()
+	return Event{}, err
+}
+
+// Write returns ErrReadOnly: server-sent events flow only from the server.
+func (c *Conn) Write(context.Context, Event) error { return ErrReadOnly }
+
+// Close aborts the stream: it cancels the request, which makes a Read in
+// progress return promptly, and closes the body. It is idempotent and always
+// returns nil.
+func (c *Conn) Close() error {
+	c.once.Do(func() {
+		c.closed.Store(true)
+		c.cancel()
+		c.readMu.Lock() // a Read in progress returns promptly after cancel
+		c.body.Close()
+		c.readMu.Unlock()
+		c.d.closeIdle()
+	})
+	return nil
+}

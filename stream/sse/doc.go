@@ -1,0 +1,34 @@
+// Package sse is the server-sent events (EventSource) transport of package
+// stream, on net/http alone.
+//
+// A [Dialer] opens the stream and a [stream.Client] keeps it open:
+//
+//	d := &sse.Dialer{URL: "https://example.com/events", LastEventID: saved}
+//	c := stream.New[sse.Event](d, stream.Options[sse.Event]{IdleTimeout: time.Minute})
+//	err := c.Run(ctx, func(ctx context.Context, ev sse.Event) error { ... })
+//
+// The Dialer behaves as a browser's EventSource does, with these guarantees:
+//
+//   - Resumption: every connection sends Last-Event-ID, the latest id the
+//     stream set, or the Dialer's LastEventID while it set none. The caller's
+//     ID is never dropped on a retry. [Dialer.ResumeID] tells where the
+//     stream stands, to save it across restarts.
+//   - The server's retry field is a minimum reconnection delay: the error
+//     that ends a connection carries it as a [retry.After] hint, which the
+//     Client honours (capped by its Backoff.MaxHint).
+//   - Statuses: 200 with Content-Type text/event-stream is the stream; 204 No
+//     Content means the server asks the client to stop, and ends Run with
+//     [ErrNoContent]; 5xx, 408, 425 and 429 are retried (Retry-After
+//     honoured); any other status is a permanent [*StatusError], and a wrong
+//     Content-Type a permanent [ErrContentType].
+//   - Bounded memory: a line or an event larger than MaxEventBytes (1 MiB by
+//     default) ends the connection with [ErrEventTooLarge].
+//
+// The stream is one-way: [Conn.Write] returns [ErrReadOnly], so a Client's
+// Send fails (and closes the connection) on SSE. There is no ping either:
+// detect a dead server with the Client's IdleTimeout, set above the interval
+// of the server's keep-alive comments.
+//
+// The parser is exported as [Decoder] for text/event-stream bodies obtained
+// otherwise.
+package sse

@@ -1,0 +1,57 @@
+package sse
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+var (
+	// ErrEventTooLarge is returned when a line, or an event's id, event
+	// type and data together, exceed the size limit (MaxEventBytes). The
+	// stream cannot continue past it: the connection ends.
+	ErrEventTooLarge = errors.New("sse: event too large")
+
+	// ErrNoContent is returned by Dial, marked retry.Permanent, when the
+	// server answered 204 No Content: in the EventSource protocol this is the
+	// server asking the client to stop reconnecting. A stream.Client's Run
+	// then ends with an error matching ErrNoContent.
+	ErrNoContent = errors.New("sse: server asked to stop (204 No Content)")
+
+	// ErrContentType is returned by Dial, marked retry.Permanent, when a 200
+	// answer is not of type text/event-stream.
+	ErrContentType = errors.New("sse: response is not text/event-stream")
+
+	// ErrReadOnly is returned by Write: server-sent events flow one way, from
+	// the server to the client. Send data to the server with a separate HTTP
+	// request.
+	ErrReadOnly = errors.New("sse: stream is read-only")
+
+	// ErrClosed is returned by Read after Close.
+	ErrClosed = errors.New("sse: connection closed")
+)
+
+// StatusError is returned by Dial when the server answered with a status
+// other than 200 and 204. Dial marks it retry.Permanent unless Retryable.
+type StatusError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Header is the answer's header.
+	Header http.Header
+	// Body is the start of the answer's body (at most 512 bytes), for messages.
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("sse: server answered %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// Retryable reports whether the status is worth reconnecting after: 5xx,
+// 408 Request Timeout, 425 Too Early and 429 Too Many Requests.
+func (e *StatusError) Retryable() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return e.Status >= 500 && e.Status < 600
+}

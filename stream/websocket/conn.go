@@ -1,0 +1,176 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sluicego/sluice/stream"
+)
+
+var (
+	_ stream.Conn[Message] = (*Conn)(nil)
+	_ stream.Pinger        = (*Conn)(nil)
+)
+
+const (
+	initialReadBuf = 4 << 10  // first size of the reusable read buffer
+	keptReadBuf    = 64 << 10 // larger buffers are dropped after the message
+)
+
+// Conn is one WebSocket connection returned by Dial.
+//
+// Read may be called by one goroutine at a time and Write by one goroutine at
+// a time; Ping and Close may be called from any goroutine, concurrently with
+// Read and Write. Read must be running for a Ping to see its pong and for the
+// close handshake to complete early: github.com/coder/websocket processes
+// control frames only inside Read.
+//
+// As with github.com/coder/websocket, a Read or Write whose ctx ends before it
+// completes closes the connection: the next calls fail.
+type Conn struct {
+	ws           *websocket.Conn
+	netConn      *netConnSlot // nil when the TCP connection cannot be forced shut
+	closeTimeout time.Duration
+
+	buf []byte // reused read buffer; owned by the goroutine in Read
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Subprotocol returns the subprotocol the server chose, or "".
+func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// Read blocks until a whole message has arrived and returns it; the Message
+// owns its Data. It returns an error when ctx ends (the connection is then
+// closed), when the peer closes the connection (the error wraps
+// github.com/coder/websocket.CloseError, see CloseStatus there), when the
+// message exceeds ReadLimit (ErrMessageTooBig; the connection is closed with
+// status 1009), on a network error, or ErrClosed after Close.
+func (c *Conn) Read(ctx context.Context) (Message, error) {
+	typ, r, err := c.ws.Reader(ctx)
+	if err != nil {
+		return Message{}, c.readError(err)
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, initialReadBuf)
+	}
+	n := 0
+	for {
+		if n == len(c.buf) {
+			c.buf = slices.Grow(c.buf[:n], n)[:2*n]
+		}
+		m, err := r.Read(c.buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			c.dropLargeBuf()
+			return Message{}, c.readError(err)
+		}
+	}
+	m := Message{Type: Text, Data: make([]byte, n)}
+	if typ == websocket.MessageBinary {
+		m.Type = Binary
+	}
+	copy(m.Data, c.buf[:n])
+	c.dropLargeBuf()
+	return m, nil
+}
+
+func (c *Conn) dropLargeBuf() {
+	if cap(c.buf) > keptReadBuf {
+		c.buf = nil
+	}
+}
+
+func (c *Conn) readError(err error) error {
+	if c.closed.Load() {
+		return fmt.Errorf("%w: read: %w", ErrClosed, err)
+	}
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		return fmt.Errorf("%w: %w", ErrMessageTooBig, err)
+	}
+	return fmt.Errorf("websocket: read: %w", err)
+}
+
+// Write sends m as one text or binary message. It blocks until the message
+// was handed to the operating system, ctx ended (the connection is then
+// closed) or the connection failed. It returns ErrMessageType for an invalid
+// m.Type (without closing the connection) and ErrClosed after Close.
+func (c *Conn) Write(ctx context.Context, m Message) error {
+	typ, err := m.Type.wire()
+	if err != nil {
+		return err
+	}
+	if err := c.ws.Write(ctx, typ, m.Data); err != nil {
+		if c.closed.Load() {
+			return fmt.Errorf("%w: write: %w", ErrClosed, err)
+		}
+		return fmt.Errorf("websocket: write: %w", err)
+	}
+	return nil
+}
+
+// Ping sends a ping and blocks until the pong arrives, ctx ends or the
+// connection closes. The pong is only processed while a Read is in progress
+// on another goroutine. Ending ctx does not close the connection.
+func (c *Conn) Ping(ctx context.Context) error {
+	if err := c.ws.Ping(ctx); err != nil {
+		if c.closed.Load() {
+			return fmt.Errorf("%w: ping: %w", ErrClosed, err)
+		}
+		return fmt.Errorf("websocket: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection with status 1000 (normal closure). It sends a
+// close frame and waits for the peer's answer for at most the Dialer's
+// CloseTimeout; then it closes the TCP connection, and returns
+// ErrCloseTimeout. Close unblocks concurrent Read, Write and Ping calls, which
+// return errors matching ErrClosed. It is idempotent: later and concurrent
+// calls wait for the first to finish and return its result.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		done := make(chan error, 1)
+		go func() { done <- c.ws.Close(websocket.StatusNormalClosure, "") }()
+		t := time.NewTimer(c.closeTimeout)
+		defer t.Stop()
+		select {
+		case err := <-done:
+			c.closeErr = closeResult(err)
+		case <-t.C:
+			if c.netConn != nil {
+				c.netConn.close()
+			}
+			<-done
+			c.closeErr = ErrCloseTimeout
+		}
+	})
+	return c.closeErr
+}
+
+// closeResult keeps the errors of a close handshake that matter: a peer that
+// already closed, or answered with another status, is not an error here.
+func closeResult(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("websocket: close: %w", err)
+}

@@ -1,0 +1,24 @@
+// Package websocket is the WebSocket transport of package stream, built on
+// github.com/coder/websocket.
+//
+// A [Dialer] opens connections whose messages are [Message] values, for a
+// [stream.Client] that reconnects, re-subscribes and checks liveness:
+//
+//	d := &websocket.Dialer{URL: "wss://example.com/feed"}
+//	c := stream.New[websocket.Message](d, stream.Options{...})
+//	err := c.Run(ctx, func(ctx context.Context, m websocket.Message) error { ... })
+//
+// A [Conn] can also be used on its own. It reads whole messages up to the
+// Dialer's ReadLimit (1 MiB by default; a larger message is an error matching
+// [ErrMessageTooBig] and ends the connection), writes text or binary
+// messages, answers Ping with a WebSocket ping (the pong is only seen while a
+// Read is in progress, which a Client always has), and closes within the
+// Dialer's CloseTimeout: it sends a close frame, waits for the peer's answer
+// for at most CloseTimeout, then closes the TCP connection.
+//
+// Handshake failures are classified for the Client's retry loop: an answer
+// with a 4xx status other than 408, 425 and 429 is a [*HandshakeError]
+// marked [retry.Permanent], so Run stops instead of hammering a server that
+// refuses the client; 5xx, 408, 425, 429 and network errors are retryable,
+// and a Retry-After header becomes a [retry.After] hint.
+package websocket

@@ -1,0 +1,56 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+var (
+	// ErrMessageTooBig is returned by Read when a message is larger than the
+	// Dialer's ReadLimit. The connection is closed (status 1009). The error
+	// also matches github.com/coder/websocket.ErrMessageTooBig.
+	ErrMessageTooBig = errors.New("websocket: message too big")
+
+	// ErrMessageType is returned by Write for a Message whose Type is neither
+	// Text nor Binary.
+	ErrMessageType = errors.New("websocket: invalid message type")
+
+	// ErrClosed is returned by Read, Write and Ping after Close was called.
+	ErrClosed = errors.New("websocket: connection closed")
+
+	// ErrCloseTimeout is returned by Close when the peer did not complete the
+	// close handshake within the Dialer's CloseTimeout and the connection was
+	// closed without it.
+	ErrCloseTimeout = errors.New("websocket: close handshake timed out")
+)
+
+// HandshakeError is returned by Dial when the server answered the opening
+// handshake with a status other than 101 Switching Protocols. Dial marks it
+// with retry.Permanent for 4xx statuses other than 408, 425 and 429.
+type HandshakeError struct {
+	// Status is the HTTP status code of the answer.
+	Status int
+	// Header is the header of the answer.
+	Header http.Header
+	// Err is the error reported by the WebSocket library.
+	Err error
+}
+
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("websocket: handshake refused: %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// Unwrap returns Err.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying the handshake is pointless: the status
+// is a 4xx other than 408 Request Timeout, 425 Too Early and 429 Too Many
+// Requests.
+func (e *HandshakeError) Permanent() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return e.Status >= 400 && e.Status < 500
+}
