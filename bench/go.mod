@@ -8,6 +8,7 @@ require (
 	github.com/alitto/pond/v2 v2.7.1
 	github.com/avast/retry-go/v4 v4.7.0
 	github.com/cenkalti/backoff/v5 v5.0.3
+	github.com/coder/websocket v1.8.15
 	github.com/gammazero/workerpool v1.3.0
 	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/sethvargo/go-retry v0.5.0

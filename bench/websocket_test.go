@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/sluicego/sluice/stream"
+	sws "github.com/sluicego/sluice/stream/websocket"
+)
+
+// floodServer streams ?n= binary messages of ?size= bytes as fast as it can,
+// then waits for the client to close.
+func floodServer(tb testing.TB) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		size, _ := strconv.Atoi(r.URL.Query().Get("size"))
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		done := ws.CloseRead(context.Background())
+		payload := make([]byte, size)
+		for range n {
+			if err := ws.Write(context.Background(), websocket.MessageBinary, payload); err != nil {
+				return
+			}
+		}
+		<-done.Done()
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkWebSocket compares messages received per second: sluice's
+// stream.Client over stream/websocket (handler called in order, liveness on)
+// against a bare coder/websocket read loop, against the same loopback server.
+// ns/op is per message.
+func BenchmarkWebSocket(b *testing.B) {
+	for _, size := range []int{128, 4 << 10} {
+		label := fmt.Sprintf("%dB", size)
+		if size >= 1024 {
+			label = fmt.Sprintf("%dKiB", size>>10)
+		}
+		b.Run(label+"/sluice", func(b *testing.B) {
+			srv := floodServer(b)
+			url := srv.URL + "?n=" + strconv.Itoa(b.N) + "&size=" + strconv.Itoa(size)
+			c, err := stream.New[sws.Message](&sws.Dialer{URL: url}, stream.Options[sws.Message]{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(b.Context())
+			defer cancel()
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			n := 0
+			err = c.Run(ctx, func(_ context.Context, m sws.Message) error {
+				if n++; n == b.N {
+					cancel()
+				}
+				return nil
+			})
+			b.StopTimer()
+			if n != b.N {
+				b.Fatalf("received %d of %d messages: %v", n, b.N, err)
+			}
+		})
+		b.Run(label+"/raw-coder", func(b *testing.B) {
+			srv := floodServer(b)
+			url := srv.URL + "?n=" + strconv.Itoa(b.N) + "&size=" + strconv.Itoa(size)
+			ctx, cancel := context.WithCancel(b.Context())
+			defer cancel()
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			ws, _, err := websocket.Dial(ctx, url, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ws.SetReadLimit(sws.DefaultReadLimit)
+			for range b.N {
+				if _, _, err := ws.Read(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			_ = ws.Close(websocket.StatusNormalClosure, "")
+			b.StopTimer()
+		})
+	}
+}
