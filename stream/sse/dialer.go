@@ -200,7 +200,7 @@ func checkResponse(resp *http.Response) error {
 		if !se.Retryable() {
 			return retry.Permanent(se)
 		}
-		if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if wait, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return retry.After(se, wait)
 		}
 		return se

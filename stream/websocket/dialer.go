@@ -131,7 +131,7 @@ func (d *Dialer) dialError(ctx context.Context, resp *http.Response, err error) 
 		return retry.Permanent(he)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if wait, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return retry.After(he, wait)
 		}
 	}
