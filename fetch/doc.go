@@ -1,0 +1,45 @@
+// Package fetch is a bounded, polite, concurrent HTTP fetcher.
+//
+// A Fetcher fetches single URLs (Get, Do) or batches (All, in input order;
+// Stream, as results complete) under two concurrency caps: a global one
+// (Options.Concurrency) and one per host (Options.PerHost), optionally with a
+// per-host rate or minimum delay, robots.txt rules and Crawl-delay, and an
+// adaptive (AIMD) per-host cap. Every URL ends in exactly one Result: a 2xx
+// response with its whole body, or an error that says what happened. A
+// non-2xx final status is a *StatusError; a body longer than
+// Options.MaxBodyBytes is ErrBodyTooLarge, never a truncated body.
+//
+// # Hosts
+//
+// Per-host limits are keyed by the URL's lower-cased host name and port,
+// the port defaulting from the scheme (80 for http, 443 for https). So
+// http://Example.com and http://example.com:80 share a cap, while two
+// listeners on 127.0.0.1 with different ports are different hosts.
+//
+// # Slots, timeouts and head-of-line blocking
+//
+// Each attempt first takes a slot of its host, then waits for the host's
+// rate limit or Crawl-delay, and only then takes a global slot. A request
+// queued behind a slow or busy host therefore never holds a global slot
+// that requests to other hosts could use. Options.Timeout bounds one
+// attempt from the moment it holds both slots, so waiting in a queue never
+// eats into it. Both slots are released before a retry's backoff.
+//
+// # Retries
+//
+// Transient failures (network errors, resets, attempt timeouts, and status
+// 408, 425, 429, 500, 502, 503 and 504) are retried under a retry.Policy,
+// only for requests that are safe to repeat: idempotent methods or an
+// Idempotency-Key header, with no body or a body that req.GetBody recreates.
+// A Retry-After header (seconds or any HTTP date form) sets the minimum
+// wait, capped by the policy's MaxHint and jittered. Every response body is
+// drained (up to 64 KiB) and closed so that connections are reused, and the
+// Fetcher never closes idle connections on its own.
+//
+// # Goroutines
+//
+// New starts no goroutines. All and Stream start at most Options.Concurrency
+// goroutines each and wait for them before returning. The only goroutines
+// that may remain are the HTTP transport's idle keep-alive connections;
+// Fetcher.CloseIdleConnections ends them.
+package fetch

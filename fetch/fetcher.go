@@ -1,0 +1,468 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicego/sluice/limit"
+	"github.com/sluicego/sluice/retry"
+)
+
+// Fetcher fetches URLs under a global concurrency cap, a per-host cap, an
+// optional per-host rate and robots.txt politeness, retrying transient
+// failures where that is safe. It is safe for concurrent use: the caps hold
+// across all callers sharing it. Create it with New.
+type Fetcher struct {
+	cfg       config
+	log       *slog.Logger
+	client    *http.Client
+	transport *http.Transport // created by New, nil for a caller's Client
+
+	global *limit.Semaphore
+	hosts  *limit.Keyed[string]
+	rate   *limit.KeyedRate[string] // nil without a per-host rate
+	robots *robotsCache             // nil unless Options.Robots
+
+	stats counters
+}
+
+// New returns a Fetcher configured by o, or an error wrapping
+// ErrInvalidOptions if o is out of range. New starts no goroutines; call
+// CloseIdleConnections when done with the Fetcher.
+func New(o Options) (*Fetcher, error) {
+	c, err := o.normalize()
+	if err != nil {
+		return nil, err
+	}
+	f := &Fetcher{cfg: c, log: c.Logger, global: limit.NewSemaphore(int64(c.Concurrency))}
+	if c.Adaptive != nil {
+		if f.hosts, err = limit.NewAdaptiveKeyed[string](*c.Adaptive); err != nil {
+			return nil, fmt.Errorf("%w: Adaptive: %w", ErrInvalidOptions, err)
+		}
+	} else {
+		f.hosts = limit.NewKeyed[string](int64(c.PerHost))
+	}
+	switch {
+	case c.MinDelay > 0:
+		f.rate = limit.NewKeyedDelay[string](c.MinDelay, 0)
+	case c.PerHostRate > 0:
+		f.rate = limit.NewKeyedRate[string](c.PerHostRate, c.PerHostBurst, 0)
+	}
+	if c.Client != nil {
+		f.client = c.Client
+	} else {
+		f.transport = newTransport(c)
+		f.client = &http.Client{Transport: f.transport}
+	}
+	if c.Robots {
+		f.robots = newRobotsCache(f, c)
+	}
+	return f, nil
+}
+
+// CloseIdleConnections closes the idle keep-alive connections of the
+// Fetcher's client, ending their goroutines. Call it when done with the
+// Fetcher; it stays usable afterwards. The Fetcher never calls it by itself:
+// closing connections after failures leads to TIME_WAIT pile-ups.
+func (f *Fetcher) CloseIdleConnections() {
+	f.client.CloseIdleConnections()
+}
+
+// Get fetches rawURL with a GET request; see Do.
+func (f *Fetcher) Get(ctx context.Context, rawURL string) Result {
+	return f.get(ctx, rawURL, 0)
+}
+
+func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
+	start := f.begin()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return f.finish(Result{Err: fmt.Errorf("fetch: %w", err)}, rawURL, index, start)
+	}
+	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	return f.finish(f.run(ctx, req), rawURL, index, start)
+}
+
+// Do sends req and returns its Result; it blocks until the Result is final.
+// ctx governs the whole call, waits and retries included; req's own context
+// is ignored. req is not modified.
+//
+// Before each attempt Do waits for a slot of the request's host
+// (Options.PerHost), then for the host's rate or Crawl-delay, then for a
+// global slot (Options.Concurrency); it holds both while the attempt runs
+// and releases them before any retry backoff. Taking the host slot first
+// means a request queued behind a busy host never holds a global slot that
+// requests to other hosts could use.
+//
+// A failed attempt is retried, under Options.Retry, only if it failed
+// transiently (a network error, a reset, an attempt timeout, or status 408,
+// 425, 429, 500, 502, 503 or 504) and the request is safe to repeat: its
+// method is GET, HEAD, OPTIONS, TRACE, PUT or DELETE, or it carries an
+// Idempotency-Key header; and it has no body or req.GetBody can produce it
+// again. Bodies are never buffered to be replayed. A Retry-After header on
+// a retried response sets the minimum wait, capped by the policy's MaxHint.
+func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
+	start := f.begin()
+	var res Result
+	if req == nil || req.URL == nil {
+		res.Err = fmt.Errorf("%w: nil request or URL", errInvalidRequest)
+		return f.finish(res, "", 0, start)
+	}
+	return f.finish(f.run(ctx, req), req.URL.String(), 0, start)
+}
+
+var (
+	errInvalidRequest = errors.New("fetch: invalid request")
+	errGetBody        = errors.New("fetch: request GetBody failed")
+)
+
+func (f *Fetcher) begin() time.Time {
+	f.stats.requests.Add(1)
+	f.stats.inFlight.Add(1)
+	return time.Now()
+}
+
+func (f *Fetcher) finish(r Result, rawURL string, index int, start time.Time) Result {
+	r.URL, r.Index, r.Duration = rawURL, index, time.Since(start)
+	if r.Err != nil {
+		r.Body = nil
+	}
+	f.stats.record(&r)
+	f.stats.inFlight.Add(-1)
+	if f.cfg.OnResult != nil {
+		f.cfg.OnResult(r)
+	}
+	return r
+}
+
+// run is the retry loop of one request. It schedules attempts itself
+// (retry.Policy.Next) so that no slot is held during a backoff.
+func (f *Fetcher) run(ctx context.Context, req *http.Request) Result {
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" || req.URL.Host == "" {
+		return Result{Err: fmt.Errorf("%w: URL %q needs an http or https scheme and a host", errInvalidRequest, req.URL.Redacted())}
+	}
+	key := hostKey(req.URL)
+	var robots *robotsEntry
+	if f.robots != nil {
+		var err error
+		if robots, err = f.robots.check(ctx, req.URL, key); err != nil {
+			return Result{Err: err}
+		}
+	}
+	replayable := canRepeat(req)
+	policy := &f.cfg.policy
+	first := time.Now()
+	var delay time.Duration
+	for attempt := 1; ; attempt++ {
+		res, err := f.attempt(ctx, req, key, attempt, robots)
+		if err == nil {
+			if policy.Budget != nil {
+				policy.Budget.Success()
+			}
+			return res
+		}
+		if ctx.Err() != nil || !replayable || !transient(err) {
+			res.Err = unwrapHint(err)
+			return res
+		}
+		d, stop := policy.Next(ctx, err, attempt, delay, time.Since(first))
+		if stop != nil {
+			res.Err = stop
+			return res
+		}
+		delay = d
+		f.stats.retries.Add(1)
+		f.log.Debug("fetch: retrying", "url", req.URL.Redacted(), "attempt", attempt, "delay", delay, "err", err)
+		if cerr := sleep(ctx, delay); cerr != nil {
+			res.Err = &retry.Error{Reason: cerr, Last: unwrapHint(err), Attempts: res.Attempts}
+			return res
+		}
+	}
+}
+
+// unwrapHint returns the StatusError inside a retry.After hint, so that a
+// final error is the plain attempt error.
+func unwrapHint(err error) error {
+	if _, ok := retry.Hint(err); ok {
+		var se *StatusError
+		if errors.As(err, &se) {
+			return se
+		}
+	}
+	return err
+}
+
+// acquire takes the host slot, waits for the host's rate and Crawl-delay,
+// then takes a global slot. Pass the returned host release function to
+// f.release to give both back.
+func (f *Fetcher) acquire(ctx context.Context, key string, robots *robotsEntry) (releaseHost func(), err error) {
+	releaseHost, err = f.hosts.Acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if f.rate != nil {
+		if err := f.rate.Wait(ctx, key); err != nil {
+			releaseHost()
+			return nil, err
+		}
+	}
+	if err := robots.crawlWait(ctx); err != nil {
+		releaseHost()
+		return nil, err
+	}
+	if err := f.global.Acquire(ctx, 1); err != nil {
+		releaseHost()
+		return nil, err
+	}
+	return releaseHost, nil
+}
+
+// release gives back the slots taken by acquire.
+func (f *Fetcher) release(releaseHost func()) {
+	f.global.Release(1)
+	releaseHost()
+}
+
+// attempt makes one attempt holding the slots, and returns the response's
+// Result with Attempts set and the attempt's error (with a retry.After hint
+// for a Retry-After header).
+func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n int, robots *robotsEntry) (res Result, err error) {
+	res.Attempts = n - 1
+	releaseHost, err := f.acquire(ctx, key, robots)
+	if err != nil {
+		return res, err
+	}
+	defer f.release(releaseHost)
+
+	// The timeout starts now that the slots are held, not while waiting.
+	actx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	out, err := f.prepare(actx, req, n)
+	if err != nil {
+		return res, err
+	}
+	res.Attempts = n
+	f.stats.attempts.Add(1)
+	resp, err := f.client.Do(out)
+	if err != nil {
+		err = f.attemptError(ctx, actx, err)
+		f.feedback(key, err)
+		return res, err
+	}
+	res.Status, res.Header = resp.StatusCode, resp.Header
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		err = f.statusError(req, resp)
+		f.feedback(key, err)
+		return res, err
+	}
+	if out.Method == http.MethodHead {
+		res.Body = []byte{}
+	} else {
+		res.Body, err = readBody(resp, f.cfg.MaxBodyBytes)
+	}
+	if err == nil {
+		_ = resp.Body.Close() // read to EOF: the connection goes back to the pool
+	} else {
+		drainAndClose(resp.Body)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrBodyTooLarge) {
+			err = f.attemptError(ctx, actx, err)
+		}
+		f.feedback(key, err)
+		return res, err
+	}
+	f.feedback(key, nil)
+	return res, nil
+}
+
+// prepare returns the request to send for attempt n: req with ctx, our
+// User-Agent unless it has one, and a fresh body from GetBody on retries.
+func (f *Fetcher) prepare(ctx context.Context, req *http.Request, n int) (*http.Request, error) {
+	out := req.WithContext(ctx)
+	if req.Header.Get("User-Agent") == "" {
+		out.Header = req.Header.Clone()
+		if out.Header == nil {
+			out.Header = make(http.Header, 1)
+		}
+		out.Header.Set("User-Agent", f.cfg.UserAgent)
+	}
+	if n > 1 && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errGetBody, err)
+		}
+		out.Body = body
+	}
+	return out, nil
+}
+
+// attemptError turns an error of client.Do or of reading the body into the
+// attempt's error: ErrTimeout when the attempt's own deadline passed, or a
+// transport timeout fired, while the caller's context is still live.
+func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(actx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w after %v: %w", ErrTimeout, f.cfg.Timeout, err)
+	}
+	return err
+}
+
+// statusError drains and closes a non-2xx response and returns its
+// *StatusError, marked with the Retry-After wait if the header has one.
+func (f *Fetcher) statusError(req *http.Request, resp *http.Response) error {
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, snippetBytes))
+	drainAndClose(resp.Body)
+	se := &StatusError{Method: methodOf(req), URL: req.URL.Redacted(), Status: resp.StatusCode, Body: snippet}
+	if !transientStatus(resp.StatusCode) {
+		return se
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if d, ok := retry.ParseRetryAfter(v, time.Now()); ok {
+			return retry.After(se, d)
+		}
+	}
+	return se
+}
+
+// feedback reports an attempt's outcome to an adaptive per-host cap, while
+// the attempt still holds its host slot: 429, 503 and timeouts are overload.
+func (f *Fetcher) feedback(key string, err error) {
+	if f.cfg.Adaptive == nil {
+		return
+	}
+	var se *StatusError
+	overload := errors.Is(err, ErrTimeout) ||
+		errors.As(err, &se) && (se.Status == http.StatusTooManyRequests || se.Status == http.StatusServiceUnavailable)
+	if overload {
+		f.hosts.Overload(key)
+	} else {
+		f.hosts.Success(key)
+	}
+}
+
+func methodOf(req *http.Request) string {
+	if req.Method == "" {
+		return http.MethodGet
+	}
+	return req.Method
+}
+
+// canRepeat reports whether req may be sent again: an idempotent method or
+// an Idempotency-Key header, and a body that GetBody can recreate (or none).
+func canRepeat(req *http.Request) bool {
+	idempotent := false
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		idempotent = true
+	default:
+		_, key := req.Header["Idempotency-Key"]
+		_, xkey := req.Header["X-Idempotency-Key"]
+		idempotent = key || xkey
+	}
+	if !idempotent {
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// transient reports whether an attempt's error is worth another attempt.
+func transient(err error) bool {
+	if errors.Is(err, errGetBody) || errors.Is(err, ErrBodyTooLarge) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return transientStatus(se.Status)
+	}
+	return errors.Is(err, ErrTimeout) || isNetworkError(err)
+}
+
+// isNetworkError reports whether err is a failure of the connection:
+// refused, reset, broken, closed early, or timed out.
+func isNetworkError(err error) bool {
+	if errors.Is(err, ErrTimeout) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.IsTimeout || dns.IsTemporary
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// net/http reports a connection closed before the response as a plain
+	// error; match its wording as the last resort.
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "server closed") ||
+		strings.Contains(msg, "broken pipe")
+}
+
+// hostKey returns the key of the per-host limits: lower-cased host and
+// port, the port defaulting from the scheme.
+func hostKey(u *url.URL) string {
+	host, port := u.Hostname(), u.Port()
+	if port != "" && strings.ToLower(u.Host) == u.Host {
+		return u.Host
+	}
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+// readBody reads a 2xx body in full, or fails with ErrBodyTooLarge as soon
+// as it is known to exceed maxBytes.
+func readBody(resp *http.Response, maxBytes int64) ([]byte, error) {
+	if resp.ContentLength > maxBytes {
+		return nil, fmt.Errorf("%w: Content-Length %d > %d", ErrBodyTooLarge, resp.ContentLength, maxBytes)
+	}
+	if resp.ContentLength >= 0 {
+		buf := make([]byte, resp.ContentLength)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(buf)) > maxBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, maxBytes)
+	}
+	return buf, nil
+}
+
+// drainBytes bounds how much of an unread body is read so that its
+// connection can be reused; a longer body's connection is closed instead.
+const drainBytes = 64 << 10
+
+// drainAndClose reads what is left of body, up to drainBytes, and closes it.
+func drainAndClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, drainBytes)
+	_ = body.Close()
+}

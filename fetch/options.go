@@ -1,0 +1,246 @@
+package fetch
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/sluicego/sluice/limit"
+	"github.com/sluicego/sluice/retry"
+)
+
+// Defaults used for zero fields of Options.
+const (
+	DefaultConcurrency    = 64
+	DefaultPerHost        = 8
+	DefaultTimeout        = 30 * time.Second
+	DefaultMaxBodyBytes   = 10 << 20
+	DefaultUserAgent      = "sluice-fetch/1.0"
+	DefaultRobotsTTL      = 24 * time.Hour
+	DefaultRobotsErrorTTL = time.Minute
+	DefaultRobotsMaxHosts = 1024
+
+	// MaxRobotsTTL is the longest allowed RobotsTTL (RFC 9309 asks crawlers
+	// not to use a cached robots.txt for more than 24 hours).
+	MaxRobotsTTL = 24 * time.Hour
+	// MaxCrawlDelay caps a robots.txt Crawl-delay, so that a host cannot stall
+	// a batch indefinitely; the wait also ends when the context does.
+	MaxCrawlDelay = time.Minute
+)
+
+// Options configures a Fetcher. The zero value is valid: every zero field
+// takes the default documented on it.
+type Options struct {
+	// Concurrency caps the requests in flight across all hosts and all
+	// callers of the Fetcher (default 64). It also bounds the goroutines a
+	// batch (All, Stream) starts.
+	Concurrency int
+
+	// PerHost caps the requests in flight to one host (default 8). A host is
+	// the URL's lower-cased host name and port, the port defaulting from the
+	// scheme: two loopback listeners on different ports are different hosts.
+	PerHost int
+
+	// PerHostRate, if positive, limits the requests started per second to
+	// one host, with bursts of PerHostBurst (default 1). Each attempt,
+	// retries included, takes one token.
+	PerHostRate rate.Limit
+	// PerHostBurst is the burst size of PerHostRate (default 1).
+	PerHostBurst int
+	// MinDelay, if positive, spaces the attempts started to one host at
+	// least this far apart. It is a shorthand for PerHostRate =
+	// rate.Every(MinDelay) with a burst of 1; set one or the other, not both.
+	MinDelay time.Duration
+
+	// Timeout bounds each attempt, from the moment it holds its slots and is
+	// sent until its body is read (default 30s). Time spent waiting for a
+	// concurrency slot, a rate token or a retry backoff does not count.
+	Timeout time.Duration
+
+	// Retry is the retry policy for transient failures. Nil means
+	// DefaultRetry(): 3 attempts in total, backoff from 200ms to 5s with full
+	// jitter, Retry-After waits capped at 30s. Use NoRetry() to disable
+	// retries. New copies the policy. Only requests that are safe to repeat
+	// are retried; see Fetcher.Do. The policy's Retryable and OnRetry see
+	// the attempt errors described on Result.Err.
+	Retry *retry.Policy
+
+	// MaxBodyBytes is the largest body returned in a Result (default 10 MiB).
+	// A longer body makes the Result fail with ErrBodyTooLarge.
+	MaxBodyBytes int64
+
+	// UserAgent is sent with every request that does not set its own
+	// (default DefaultUserAgent). Its first token (up to '/' or a space)
+	// is the product token matched against robots.txt groups.
+	UserAgent string
+
+	// Client sends the requests. Nil means a client created by New, with a
+	// transport tuned for fan-out: up to PerHost idle connections kept per
+	// host (so a host's connections are reused, not churned) and at most
+	// PerHost connections per host (the per-host cap, or the adaptive Max,
+	// never above Concurrency); dial, TLS handshake and response header
+	// timeouts set; and no client-wide Timeout (Timeout applies per
+	// attempt). A caller-supplied Client is used as is.
+	Client *http.Client
+
+	// Logger, if set, receives debug records of retries and robots.txt
+	// fetches.
+	Logger *slog.Logger
+
+	// OnResult, if set, is called with every Result once it is final, on the
+	// goroutine that produced it (a batch worker for All and Stream) and
+	// before the Result is returned or yielded. It must be safe for
+	// concurrent use and should return quickly.
+	OnResult func(Result)
+
+	// Robots turns on robots.txt politeness: each host's robots.txt is
+	// fetched before its first request (by one caller at a time; the others
+	// wait for it), cached for RobotsTTL, its Allow/Disallow rules applied
+	// to our UserAgent (ErrDisallowed) and its Crawl-delay applied as a
+	// per-host minimum delay (capped at MaxCrawlDelay). A robots.txt answered
+	// with another 4xx allows everything; a 5xx, 429 or network failure
+	// disallows the host until RobotsErrorTTL passes, then it is fetched again.
+	Robots bool
+	// RobotsTTL is how long a fetched robots.txt is used (default and
+	// maximum 24h).
+	RobotsTTL time.Duration
+	// RobotsErrorTTL is how long a failed robots.txt fetch disallows its host
+	// (default 1 minute; at most RobotsTTL).
+	RobotsErrorTTL time.Duration
+	// RobotsMaxHosts bounds the robots.txt cache (default 1024 hosts); the
+	// least recently used host is evicted first.
+	RobotsMaxHosts int
+
+	// Adaptive, if set, makes each host's cap adaptive instead of fixed at
+	// PerHost: it starts at Adaptive.Initial and moves within
+	// [Adaptive.Min, Adaptive.Max] (Max defaults to PerHost), shrinking on
+	// 429, 503 and attempt timeouts and growing on other responses. See
+	// limit.NewAdaptiveKeyed; Adaptive.OnChange must be nil.
+	Adaptive *limit.AIMDOptions
+}
+
+// DefaultRetry returns the policy used when Options.Retry is nil.
+func DefaultRetry() *retry.Policy {
+	return &retry.Policy{
+		MaxAttempts: 3,
+		Initial:     200 * time.Millisecond,
+		Max:         5 * time.Second,
+		MaxHint:     30 * time.Second,
+	}
+}
+
+// NoRetry returns a policy that makes a single attempt, for Options.Retry.
+func NoRetry() *retry.Policy {
+	return &retry.Policy{MaxAttempts: 1}
+}
+
+// config is Options with defaults applied and checked.
+type config struct {
+	Options
+	perHostMax int64 // the largest per-host cap, fixed or adaptive
+	policy     retry.Policy
+	agentToken string
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
+}
+
+func (o Options) normalize() (config, error) {
+	switch {
+	case o.Concurrency < 0:
+		return config{}, invalid("Concurrency %d < 0", o.Concurrency)
+	case o.PerHost < 0:
+		return config{}, invalid("PerHost %d < 0", o.PerHost)
+	case o.PerHostRate < 0:
+		return config{}, invalid("PerHostRate %v < 0", o.PerHostRate)
+	case o.PerHostBurst < 0:
+		return config{}, invalid("PerHostBurst %d < 0", o.PerHostBurst)
+	case o.MinDelay < 0:
+		return config{}, invalid("MinDelay %v < 0", o.MinDelay)
+	case o.MinDelay > 0 && o.PerHostRate > 0:
+		return config{}, invalid("set MinDelay or PerHostRate, not both")
+	case o.Timeout < 0:
+		return config{}, invalid("Timeout %v < 0", o.Timeout)
+	case o.MaxBodyBytes < 0:
+		return config{}, invalid("MaxBodyBytes %d < 0", o.MaxBodyBytes)
+	case o.RobotsTTL < 0 || o.RobotsTTL > MaxRobotsTTL:
+		return config{}, invalid("RobotsTTL %v outside [0, %v]", o.RobotsTTL, MaxRobotsTTL)
+	case o.RobotsErrorTTL < 0:
+		return config{}, invalid("RobotsErrorTTL %v < 0", o.RobotsErrorTTL)
+	case o.RobotsMaxHosts < 0:
+		return config{}, invalid("RobotsMaxHosts %d < 0", o.RobotsMaxHosts)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.PerHost == 0 {
+		o.PerHost = DefaultPerHost
+	}
+	if o.PerHostBurst == 0 {
+		o.PerHostBurst = 1
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.RobotsTTL == 0 {
+		o.RobotsTTL = DefaultRobotsTTL
+	}
+	if o.RobotsErrorTTL == 0 {
+		o.RobotsErrorTTL = min(DefaultRobotsErrorTTL, o.RobotsTTL)
+	}
+	if o.RobotsErrorTTL > o.RobotsTTL {
+		return config{}, invalid("RobotsErrorTTL %v > RobotsTTL %v", o.RobotsErrorTTL, o.RobotsTTL)
+	}
+	if o.RobotsMaxHosts == 0 {
+		o.RobotsMaxHosts = DefaultRobotsMaxHosts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := config{Options: o, perHostMax: int64(o.PerHost)}
+	if o.Adaptive != nil {
+		a := *o.Adaptive
+		if a.Max == 0 {
+			a.Max = max(int64(o.PerHost), a.Min, a.Initial)
+		}
+		c.Adaptive = &a
+		c.perHostMax = a.Max
+	}
+	if o.Retry != nil {
+		c.policy = *o.Retry
+	} else {
+		c.policy = *DefaultRetry()
+	}
+	c.agentToken = productToken(o.UserAgent)
+	return c, nil
+}
+
+// newTransport returns the default transport, tuned for fan-out to few or
+// many hosts.
+func newTransport(c config) *http.Transport {
+	perHost := int(min(c.perHostMax, int64(c.Concurrency)))
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          max(100, c.Concurrency),
+		MaxIdleConnsPerHost:   perHost,
+		MaxConnsPerHost:       perHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: min(c.Timeout, 30*time.Second),
+		ExpectContinueTimeout: time.Second,
+	}
+}

@@ -1,0 +1,41 @@
+package fetch
+
+import (
+	"net/http"
+	"time"
+)
+
+// Result is the outcome of one request. Exactly one Result is produced for
+// every URL or request given to a Fetcher.
+type Result struct {
+	// Index is the position of the URL in the input of All or Stream
+	// (0 for Get and Do).
+	Index int
+	// URL is the URL as given to Get, All or Stream, or the request's URL
+	// for Do.
+	URL string
+	// Status is the status code of the last response, or 0 if none arrived.
+	Status int
+	// Header is the header of the last response, or nil.
+	Header http.Header
+	// Body is the whole body of a 2xx response (never cut short: a body
+	// longer than Options.MaxBodyBytes is an ErrBodyTooLarge error instead).
+	// It is nil when Err is set.
+	Body []byte
+	// Attempts is the number of attempts sent (0 if none was, for example
+	// when robots.txt disallows the URL or ctx ended while waiting for a slot).
+	Attempts int
+	// Duration is the time from the call to the final outcome, including
+	// waits for slots, rate limits and retry backoffs.
+	Duration time.Duration
+	// Err is nil for a 2xx response whose body was read in full. Otherwise
+	// it says why: a *StatusError (non-2xx final status), ErrBodyTooLarge,
+	// ErrDisallowed, ErrTimeout (attempt timeout), a network error, or the
+	// context's error. When retries ran out or ctx ended during a backoff, it
+	// is a *retry.Error that still wraps the last attempt's error, so
+	// errors.As finds the *StatusError.
+	Err error
+}
+
+// OK reports whether the request succeeded: Err is nil.
+func (r *Result) OK() bool { return r.Err == nil }

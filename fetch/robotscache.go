@@ -1,0 +1,218 @@
+package fetch
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// robotsCache holds the robots.txt rules of recently used hosts, at most
+// maxHosts of them (least recently used evicted first). A host's robots.txt
+// is fetched by one caller at a time; concurrent callers for the same host
+// wait for that fetch (or their own context) instead of fetching it again.
+// It starts no goroutines: the fetch runs on the caller that needs it first.
+type robotsCache struct {
+	f        *Fetcher
+	ttl      time.Duration
+	errTTL   time.Duration
+	maxHosts int
+
+	mu      sync.Mutex
+	entries map[string]*robotsEntry
+	lru     list.List // of *robotsEntry, most recently used at the front
+}
+
+type robotsEntry struct {
+	key  string
+	elem *list.Element // nil once evicted
+
+	done chan struct{} // closed when the fetch below has finished
+	// Set before done is closed, read-only afterwards.
+	rules   *robotsRules // nil when err is set
+	err     error        // ErrDisallowed-wrapping error while robots.txt is unavailable
+	expires time.Time
+
+	// nextSlot is when the next request may start under Crawl-delay.
+	mu       sync.Mutex
+	nextSlot time.Time
+}
+
+func newRobotsCache(f *Fetcher, c config) *robotsCache {
+	return &robotsCache{
+		f: f, ttl: c.RobotsTTL, errTTL: c.RobotsErrorTTL, maxHosts: c.RobotsMaxHosts,
+		entries: make(map[string]*robotsEntry),
+	}
+}
+
+// len returns the number of cached hosts.
+func (c *robotsCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// check returns nil if u may be fetched, an error wrapping ErrDisallowed if
+// robots.txt forbids it or is unavailable, or ctx's error. It fetches the
+// host's robots.txt first if it is not cached or has expired, and blocks
+// while another caller fetches it. On success it returns the host's entry
+// for the Crawl-delay.
+func (c *robotsCache) check(ctx context.Context, u *url.URL, key string) (*robotsEntry, error) {
+	e, err := c.entry(ctx, u, key)
+	if err != nil {
+		return nil, err
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	if !e.rules.allowed(u.EscapedPath() + queryPart(u)) {
+		return nil, fmt.Errorf("%w: %s", ErrDisallowed, u.Redacted())
+	}
+	return e, nil
+}
+
+func queryPart(u *url.URL) string {
+	if u.RawQuery == "" && !u.ForceQuery {
+		return ""
+	}
+	return "?" + u.RawQuery
+}
+
+// entry returns the fresh, fetched entry of key.
+func (c *robotsCache) entry(ctx context.Context, u *url.URL, key string) (*robotsEntry, error) {
+	for {
+		c.mu.Lock()
+		e := c.entries[key]
+		if e != nil {
+			select {
+			case <-e.done:
+				if time.Now().Before(e.expires) {
+					c.lru.MoveToFront(e.elem)
+					c.mu.Unlock()
+					return e, nil
+				}
+				c.removeLocked(e) // expired: fetch again below
+			default:
+				c.mu.Unlock()
+				select { // another caller is fetching it
+				case <-e.done:
+					continue
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		e = &robotsEntry{key: key, done: make(chan struct{})}
+		c.entries[key] = e
+		e.elem = c.lru.PushFront(e)
+		for len(c.entries) > c.maxHosts {
+			c.removeLocked(c.lru.Back().Value.(*robotsEntry))
+		}
+		c.mu.Unlock()
+
+		rules, ttl, err := c.fetch(ctx, u, key)
+		if ctx.Err() != nil {
+			// Our caller gave up: do not cache its failure. Waiters see done
+			// closed and try again themselves.
+			c.mu.Lock()
+			c.removeLocked(e)
+			c.mu.Unlock()
+			close(e.done)
+			return nil, ctx.Err()
+		}
+		e.rules, e.err, e.expires = rules, err, time.Now().Add(ttl)
+		close(e.done)
+		return e, nil
+	}
+}
+
+// removeLocked drops e from the cache if it is still there.
+func (c *robotsCache) removeLocked(e *robotsEntry) {
+	if e.elem == nil {
+		return
+	}
+	c.lru.Remove(e.elem)
+	e.elem = nil
+	if c.entries[e.key] == e {
+		delete(c.entries, e.key)
+	}
+}
+
+// fetch gets and parses robots.txt for u's host, under the Fetcher's
+// concurrency caps and attempt timeout, and returns the rules or the
+// ErrDisallowed error to cache, with its TTL.
+func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (*robotsRules, time.Duration, error) {
+	robotsURL := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/robots.txt"}).String()
+	unavailable := func(cause error) (*robotsRules, time.Duration, error) {
+		c.f.log.Debug("fetch: robots.txt unavailable", "host", key, "err", cause)
+		return nil, c.errTTL, fmt.Errorf("%w: robots.txt of %s unavailable: %w", ErrDisallowed, key, cause)
+	}
+	releaseHost, err := c.f.acquire(ctx, key, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer c.f.release(releaseHost)
+	actx, cancel := context.WithTimeout(ctx, c.f.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, robotsURL, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	req.Header.Set("User-Agent", c.f.cfg.UserAgent)
+	c.f.stats.robotsFetches.Add(1)
+	resp, err := c.f.client.Do(req)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer drainAndClose(resp.Body)
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		body, err := io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes))
+		if err != nil {
+			return unavailable(err)
+		}
+		c.f.log.Debug("fetch: robots.txt fetched", "host", key, "bytes", len(body))
+		return parseRobots(body, c.f.cfg.agentToken), c.ttl, nil
+	case code == http.StatusTooManyRequests || code >= 500:
+		return unavailable(&StatusError{Method: http.MethodGet, URL: robotsURL, Status: code})
+	default: // other 4xx, and 3xx left after too many redirects: no usable robots.txt
+		return &robotsRules{}, c.ttl, nil
+	}
+}
+
+// crawlWait reserves the next Crawl-delay slot of the host and waits for it,
+// or returns ctx's error.
+func (e *robotsEntry) crawlWait(ctx context.Context) error {
+	if e == nil || e.rules == nil || e.rules.crawlDelay <= 0 {
+		return nil
+	}
+	e.mu.Lock()
+	now := time.Now()
+	at := e.nextSlot
+	if at.Before(now) {
+		at = now
+	}
+	e.nextSlot = at.Add(e.rules.crawlDelay)
+	e.mu.Unlock()
+	return sleep(ctx, at.Sub(now))
+}
+
+// sleep waits for d or until ctx is done, and returns ctx's error in the
+// latter case.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,207 @@
+package fetch
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func robotsServer(t *testing.T, robots func(w http.ResponseWriter), served *[]time.Time, mu *sync.Mutex) (*server, *atomic.Int64) {
+	var robotsHits atomic.Int64
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			robotsHits.Add(1)
+			robots(w)
+			return
+		}
+		if served != nil {
+			mu.Lock()
+			*served = append(*served, time.Now())
+			mu.Unlock()
+		}
+		_, _ = io.WriteString(w, "page")
+	})
+	return srv, &robotsHits
+}
+
+func TestRobotsDisallowAllowAndCrawlDelay(t *testing.T) {
+	var mu sync.Mutex
+	var served []time.Time
+	srv, hits := robotsServer(t, func(w http.ResponseWriter) {
+		_, _ = io.WriteString(w, "User-agent: *\nDisallow: /private\nAllow: /private/ok\nCrawl-delay: 0.03\n")
+	}, &served, &mu)
+	f := newFetcher(t, Options{Robots: true, Concurrency: 4, PerHost: 4})
+	ctx := context.Background()
+
+	res := f.Get(ctx, srv.URL+"/private/secret")
+	require.ErrorIs(t, res.Err, ErrDisallowed)
+	assert.Zero(t, res.Attempts)
+
+	for _, p := range []string{"/public", "/private/ok", "/x"} {
+		require.NoError(t, f.Get(ctx, srv.URL+p).Err, p)
+	}
+	assert.Equal(t, int64(1), hits.Load(), "robots.txt fetched once and cached")
+	require.Len(t, served, 3)
+	for i := 1; i < len(served); i++ {
+		assert.GreaterOrEqual(t, served[i].Sub(served[i-1]), 25*time.Millisecond, "Crawl-delay spaces requests")
+	}
+	st := f.Stats()
+	assert.Equal(t, int64(1), st.Disallowed)
+	assert.Equal(t, int64(1), st.RobotsFetches)
+}
+
+// Concurrent first requests to a host wait for one robots.txt fetch.
+func TestRobotsFetchedOncePerHostAtATime(t *testing.T) {
+	release := make(chan struct{})
+	srv, hits := robotsServer(t, func(w http.ResponseWriter) {
+		<-release
+		_, _ = io.WriteString(w, "User-agent: *\nDisallow: /no\n")
+	}, nil, nil)
+	f := newFetcher(t, Options{Robots: true, Concurrency: 32, PerHost: 32})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { assert.NoError(t, f.Get(context.Background(), srv.URL+"/yes").Err) })
+	}
+	require.Eventually(t, func() bool { return hits.Load() == 1 }, 5*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	assert.Equal(t, int64(1), hits.Load())
+	assert.Equal(t, int64(20), srv.requests.Load()-1)
+}
+
+func TestRobots4xxAllowsAll(t *testing.T) {
+	srv, hits := robotsServer(t, func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) }, nil, nil)
+	f := newFetcher(t, Options{Robots: true})
+	require.NoError(t, f.Get(context.Background(), srv.URL+"/anything").Err)
+	require.NoError(t, f.Get(context.Background(), srv.URL+"/else").Err)
+	assert.Equal(t, int64(1), hits.Load())
+}
+
+// robots.txt is not cached forever, 5xx does not disallow forever, and
+// Crawl-delay is applied (colly).
+func TestRobotsTTLAndServerErrorRetriedLater_colly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var robotsCalls int
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path != "/robots.txt" {
+				return fakeResponse(r, http.StatusOK, "page"), nil
+			}
+			robotsCalls++
+			switch robotsCalls {
+			case 1:
+				return fakeResponse(r, http.StatusServiceUnavailable, ""), nil
+			case 2:
+				return fakeResponse(r, http.StatusOK, "User-agent: *\nDisallow: /old\n"), nil
+			default:
+				return fakeResponse(r, http.StatusOK, "User-agent: *\nDisallow: /new\n"), nil
+			}
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true, RobotsTTL: time.Hour, RobotsErrorTTL: time.Minute})
+		ctx := context.Background()
+
+		res := f.Get(ctx, "http://h/page")
+		require.ErrorIs(t, res.Err, ErrDisallowed, "5xx robots.txt: disallowed for now")
+		var se *StatusError
+		require.ErrorAs(t, res.Err, &se)
+		time.Sleep(59 * time.Second)
+		require.ErrorIs(t, f.Get(ctx, "http://h/page").Err, ErrDisallowed)
+		assert.Equal(t, 1, robotsCalls, "the failure is cached for RobotsErrorTTL")
+
+		time.Sleep(2 * time.Second)
+		require.NoError(t, f.Get(ctx, "http://h/page").Err, "fetched again after RobotsErrorTTL")
+		require.ErrorIs(t, f.Get(ctx, "http://h/old").Err, ErrDisallowed)
+		assert.Equal(t, 2, robotsCalls)
+
+		time.Sleep(time.Hour)
+		require.NoError(t, f.Get(ctx, "http://h/old").Err, "fetched again after RobotsTTL")
+		require.ErrorIs(t, f.Get(ctx, "http://h/new").Err, ErrDisallowed)
+		assert.Equal(t, 3, robotsCalls)
+	})
+}
+
+func TestRobotsUnreachableDisallows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			return nil, io.ErrUnexpectedEOF
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true, Retry: NoRetry()})
+		res := f.Get(context.Background(), "http://h/page")
+		require.ErrorIs(t, res.Err, ErrDisallowed)
+		assert.ErrorIs(t, res.Err, io.ErrUnexpectedEOF)
+	})
+}
+
+func TestRobotsCrawlDelayApplied_colly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var starts []time.Duration
+		origin := time.Now()
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/robots.txt" {
+				return fakeResponse(r, http.StatusOK, "User-agent: sluice-fetch\nCrawl-delay: 5\n\nUser-agent: *\nCrawl-delay: 1\n"), nil
+			}
+			starts = append(starts, time.Since(origin))
+			return fakeResponse(r, http.StatusOK, "ok"), nil
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true, Concurrency: 3, PerHost: 3})
+		for _, r := range f.All(context.Background(), []string{"http://h/1", "http://h/2", "http://h/3"}) {
+			require.NoError(t, r.Err)
+		}
+		assert.Equal(t, []time.Duration{0, 5 * time.Second, 10 * time.Second}, starts, "our group's Crawl-delay")
+	})
+}
+
+func TestRobotsCacheIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var robotsCalls atomic.Int64
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/robots.txt" {
+				robotsCalls.Add(1)
+			}
+			return fakeResponse(r, http.StatusOK, ""), nil
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true, RobotsMaxHosts: 2})
+		for _, h := range []string{"a", "b", "c", "a"} {
+			require.NoError(t, f.Get(context.Background(), "http://"+h+"/").Err)
+			assert.LessOrEqual(t, f.robots.len(), 2)
+		}
+		assert.Equal(t, int64(4), robotsCalls.Load(), "a was evicted by c and fetched again")
+	})
+}
+
+// A caller that gives up while fetching robots.txt does not poison the
+// cache for the others.
+func TestRobotsCanceledFetchIsNotCached(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls int
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/robots.txt" {
+				calls++
+				if calls == 1 {
+					<-r.Context().Done()
+					return nil, r.Context().Err()
+				}
+			}
+			return fakeResponse(r, http.StatusOK, ""), nil
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan Result)
+		go func() { done <- f.Get(ctx, "http://h/") }()
+		synctest.Wait()
+		waiter := make(chan Result)
+		go func() { waiter <- f.Get(context.Background(), "http://h/") }()
+		synctest.Wait()
+		cancel()
+		require.ErrorIs(t, (<-done).Err, context.Canceled)
+		require.NoError(t, (<-waiter).Err)
+		assert.Equal(t, 2, calls)
+	})
+}
