@@ -1,0 +1,35 @@
+// Package workqueue runs jobs on a fixed pool of worker goroutines fed by a
+// bounded buffer, with retries, a per-attempt timeout, a join (Wait) and a
+// graceful or forced Shutdown, and accounts for every job it accepts.
+//
+// # When to use Queue rather than errgroup
+//
+// Use golang.org/x/sync/errgroup for one batch of related tasks that succeed
+// or fail together: the first error cancels the rest and Wait returns it.
+// Use a Queue for a stream of independent jobs arriving over time, where one
+// job's failure does not concern the others: it applies backpressure to
+// producers (Submit blocks while the buffer is full), retries failed jobs
+// with backoff without holding a worker, and reports each job's own outcome
+// through Options.OnDone.
+//
+// # Lifecycle and guarantees
+//
+// New starts the workers. Submit and TrySubmit add jobs; once either returns
+// nil the queue owns the job, and the job ends in exactly one Outcome:
+// Succeeded, Failed (the dead-letter path: retries exhausted or a permanent
+// error), Canceled (running or awaiting a retry when a Shutdown's context
+// ended) or Dropped (never started before then). OnDone is called once per
+// accepted job, and Stats counts them.
+//
+// Wait joins without closing. Close stops intake and lets the backlog finish
+// in the background. Shutdown closes, waits for the backlog and, if its
+// context ends first, cancels the running handlers, reports the rest, and
+// returns once every goroutine of the queue has exited.
+//
+// Memory is bounded: Capacity jobs in the buffer, Workers running, and at
+// most MaxRetrying+Workers-1 awaiting a retry, held by a single scheduler
+// goroutine with one timer.
+//
+// A handler that panics or calls runtime.Goexit fails its attempt (see
+// PanicError and ErrGoexit); the worker goes on.
+package workqueue

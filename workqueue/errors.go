@@ -1,0 +1,49 @@
+package workqueue
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrClosed is returned by Submit and TrySubmit once Close or Shutdown
+	// has been called, including to submitters that were blocked at that moment.
+	ErrClosed = errors.New("workqueue: queue closed")
+
+	// ErrFull is returned by TrySubmit when the buffer holds Capacity jobs.
+	ErrFull = errors.New("workqueue: queue full")
+
+	// ErrJobTimeout is the cause of a handler's context ending at JobTimeout.
+	// An attempt that overran JobTimeout fails with an error matching both
+	// ErrJobTimeout and context.DeadlineExceeded, even if the handler
+	// returned nil after the deadline.
+	ErrJobTimeout = errors.New("workqueue: job timeout")
+
+	// ErrGoexit is the error of an attempt whose handler called
+	// runtime.Goexit (as t.FailNow does) instead of returning.
+	ErrGoexit = errors.New("workqueue: handler called runtime.Goexit")
+
+	// ErrShutdown is matched by the error of every job canceled or dropped by a
+	// Shutdown whose context ended, and by the error Shutdown then returns.
+	ErrShutdown = errors.New("workqueue: forced shutdown")
+)
+
+// PanicError is the error of an attempt whose handler panicked. The panic is
+// recovered on the worker; it does not crash the program or stop the worker.
+type PanicError struct {
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the goroutine's stack trace at the point of the panic.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("workqueue: handler panicked: %v", e.Value)
+}
+
+// Unwrap returns Value if it is an error, so that errors.Is and errors.As
+// see through a panic(err).
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

@@ -1,0 +1,117 @@
+package workqueue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/workqueue"
+)
+
+func ExampleNew() {
+	var mu sync.Mutex
+	var lines []string
+	q, err := workqueue.New(func(ctx context.Context, name string) error {
+		if name == "" {
+			return retry.Permanent(errors.New("empty name"))
+		}
+		return nil
+	}, workqueue.Options[string]{
+		Workers:  4,
+		Capacity: 16,
+		Retry:    &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond},
+		OnDone: func(o workqueue.Outcome[string]) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, fmt.Sprintf("%q: %v after %d attempt(s), err=%v", o.Job, o.Status, o.Attempts, o.Err))
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range []string{"alpha", "", "beta"} {
+		if err := q.Submit(context.Background(), name); err != nil {
+			fmt.Println("rejected:", err)
+		}
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		fmt.Println("shutdown:", err)
+	}
+	slices.Sort(lines)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	// Output:
+	// "": failed after 1 attempt(s), err=empty name
+	// "alpha": succeeded after 1 attempt(s), err=<nil>
+	// "beta": succeeded after 1 attempt(s), err=<nil>
+}
+
+func ExampleQueue_Wait() {
+	var mu sync.Mutex
+	sum := 0
+	q, _ := workqueue.New(func(_ context.Context, n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sum += n
+		return nil
+	}, workqueue.Options[int]{Workers: 2})
+	defer q.Shutdown(context.Background())
+
+	for batch := range 2 {
+		for n := 1; n <= 10; n++ {
+			_ = q.Submit(context.Background(), n)
+		}
+		// Join the batch without closing the queue.
+		if err := q.Wait(context.Background()); err != nil {
+			fmt.Println(err)
+		}
+		mu.Lock()
+		fmt.Printf("after batch %d: sum=%d\n", batch+1, sum)
+		mu.Unlock()
+	}
+	// Output:
+	// after batch 1: sum=55
+	// after batch 2: sum=110
+}
+
+func ExampleQueue_Shutdown() {
+	started := make(chan struct{})
+	var once sync.Once
+	counts := map[workqueue.Status]int{}
+	var mu sync.Mutex
+	q, _ := workqueue.New(func(ctx context.Context, _ int) error {
+		once.Do(func() { close(started) })
+		<-ctx.Done() // a long job that honours cancellation
+		return ctx.Err()
+	}, workqueue.Options[int]{
+		Workers:  1,
+		Capacity: 3,
+		OnDone: func(o workqueue.Outcome[int]) {
+			mu.Lock()
+			defer mu.Unlock()
+			counts[o.Status]++
+		},
+		Logger: slog.New(slog.DiscardHandler), // keep the example's output clean
+	})
+	for i := range 4 {
+		_ = q.Submit(context.Background(), i)
+	}
+	<-started
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err := q.Shutdown(ctx) // the deadline passes: cancel the running job, drop the rest
+	fmt.Println(errors.Is(err, workqueue.ErrShutdown), errors.Is(err, context.DeadlineExceeded))
+	fmt.Println("canceled:", counts[workqueue.Canceled], "dropped:", counts[workqueue.Dropped])
+	fmt.Println(q.Submit(context.Background(), 99))
+	// Output:
+	// true true
+	// canceled: 1 dropped: 3
+	// workqueue: queue closed
+}

@@ -1,0 +1,117 @@
+package workqueue
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+)
+
+// Limits on Options, so that a typo cannot allocate gigabytes in New.
+const (
+	MaxWorkers  = 1 << 16
+	MaxCapacity = 1 << 24
+)
+
+// DefaultMaxRetrying is the least MaxRetrying used when it is zero.
+const DefaultMaxRetrying = 1024
+
+// Options configures a Queue. The zero value is valid and gives
+// runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, no retries, no
+// per-attempt timeout, no OnDone hook and slog.Default() for logging.
+type Options[T any] struct {
+	// Workers is the number of goroutines that call the handler, at most
+	// MaxWorkers. Zero means runtime.GOMAXPROCS(0) as seen by New.
+	Workers int
+
+	// Capacity is how many submitted jobs can wait in the buffer for a
+	// worker, at most MaxCapacity. Submit blocks and TrySubmit returns
+	// ErrFull while the buffer is full. Jobs that are running or awaiting a
+	// retry do not count. Zero means Workers.
+	Capacity int
+
+	// Retry, if non-nil, is the policy applied after a failed attempt (see
+	// retry.Policy.Next): the job waits out the policy's jittered backoff,
+	// without holding a worker or a buffer slot, and runs again; or it fails
+	// with the policy's error. Nil means every failed attempt is final. The
+	// policy is copied by New. Its OnRetry hook runs on a worker goroutine.
+	Retry *retry.Policy
+
+	// MaxRetrying bounds the jobs awaiting a retry. While that many wait,
+	// workers run only due retries and take no new job from the buffer, so the
+	// buffer fills and Submit blocks: the backlog pushes back on submitters
+	// instead of growing. At most MaxRetrying+Workers-1 jobs ever await a
+	// retry. Zero means Capacity or DefaultMaxRetrying, whichever is larger.
+	// Ignored when Retry is nil.
+	MaxRetrying int
+
+	// JobTimeout, if positive, bounds each attempt: the handler's context
+	// ends JobTimeout after the attempt started (with cause ErrJobTimeout),
+	// and an attempt still running then fails with an error matching
+	// ErrJobTimeout and context.DeadlineExceeded. Zero means no timeout.
+	JobTimeout time.Duration
+
+	// OnDone, if non-nil, is called exactly once for every accepted job, when
+	// it reaches its terminal Status. It is called from the queue's worker
+	// and retry goroutines and from the goroutine calling Shutdown, possibly
+	// concurrently, so it must be safe for concurrent use; a worker is busy
+	// until it returns, so it should not block for long. A panic in OnDone is
+	// recovered and logged at error level; the job still counts as reported.
+	OnDone func(Outcome[T])
+
+	// Logger receives the rare events worth a human's attention: handler
+	// panics and Goexits, OnDone panics, forced shutdowns. Nil means
+	// slog.Default(). Nothing is logged per successful job.
+	Logger *slog.Logger
+}
+
+// config is Options with the defaults applied and the policy copied.
+type config[T any] struct {
+	workers     int
+	capacity    int
+	retry       *retry.Policy
+	maxRetrying int
+	jobTimeout  time.Duration
+	onDone      func(Outcome[T])
+	logger      *slog.Logger
+}
+
+func (o Options[T]) config() (config[T], error) {
+	c := config[T]{
+		workers:     o.Workers,
+		capacity:    o.Capacity,
+		maxRetrying: o.MaxRetrying,
+		jobTimeout:  o.JobTimeout,
+		onDone:      o.OnDone,
+		logger:      o.Logger,
+	}
+	switch {
+	case o.Workers < 0 || o.Workers > MaxWorkers:
+		return c, fmt.Errorf("workqueue: Workers = %d, want 0 (default) to %d", o.Workers, MaxWorkers)
+	case o.Capacity < 0 || o.Capacity > MaxCapacity:
+		return c, fmt.Errorf("workqueue: Capacity = %d, want 0 (default) to %d", o.Capacity, MaxCapacity)
+	case o.MaxRetrying < 0:
+		return c, fmt.Errorf("workqueue: MaxRetrying = %d, want 0 (default) or more", o.MaxRetrying)
+	case o.JobTimeout < 0:
+		return c, fmt.Errorf("workqueue: JobTimeout = %v, want 0 (none) or more", o.JobTimeout)
+	}
+	if c.workers == 0 {
+		c.workers = min(runtime.GOMAXPROCS(0), MaxWorkers)
+	}
+	if c.capacity == 0 {
+		c.capacity = c.workers
+	}
+	if c.maxRetrying == 0 {
+		c.maxRetrying = max(c.capacity, DefaultMaxRetrying)
+	}
+	if o.Retry != nil {
+		p := *o.Retry
+		c.retry = &p
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c, nil
+}

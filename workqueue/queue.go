@@ -1,0 +1,368 @@
+package workqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+)
+
+// Queue is a bounded buffer of jobs of type T served by a fixed set of worker
+// goroutines, with retries, a per-attempt timeout and graceful or forced
+// shutdown. Create one with New; its methods are safe for concurrent use,
+// from any goroutine including the queue's own handlers.
+//
+// The queue owns Workers goroutines, plus one retry scheduler when
+// Options.Retry is set. They exit once the queue is closed and every
+// accepted job has been reported; Shutdown returns only after all of them
+// have exited. A Queue that is never closed keeps them forever.
+//
+// Memory is bounded: at most Capacity jobs in the buffer, Workers jobs
+// running and MaxRetrying+Workers-1 awaiting a retry. Retry state is held
+// only for jobs awaiting a retry, and the queue keeps no reference to a job
+// after its OnDone call.
+type Queue[T any] struct {
+	handler    func(context.Context, T) error
+	onDone     func(Outcome[T])
+	policy     *retry.Policy // nil: no retries
+	timeout    time.Duration
+	logger     *slog.Logger
+	trackStart bool // policy.MaxElapsed needs the start time of the first attempt
+
+	// jobs is the buffer. It is closed only once intake is closed (no
+	// submitter can send any more) and no job is outstanding (no retry can
+	// come back), which tells the workers to exit.
+	jobs chan T
+
+	// Intake. closing is set, then closedCh closed, by the first Close.
+	closing  atomic.Bool
+	closedCh chan struct{} // wakes blocked submitters
+	closeOne sync.Once
+	waiting  atomic.Int64 // submitters blocked on a full buffer
+
+	// outstanding counts accepted jobs without a reported outcome, plus
+	// submitters in flight (from their increment until they either have
+	// sent or have given up). While it is above zero the buffer stays open.
+	outstanding atomic.Int64
+	idleMu      sync.Mutex
+	idle        chan struct{} // closed when outstanding drops to zero; nil until Wait needs one
+	intakeDone  bool          // Close was called: once outstanding is zero, no job can come
+	quitClosed  bool
+	quit        chan struct{} // closed with jobs: the scheduler exits
+
+	// Forced shutdown.
+	ctx     context.Context // parent of every handler's context
+	cancel  context.CancelFunc
+	killed  atomic.Bool
+	kill    chan struct{}
+	killOne sync.Once
+
+	wg      sync.WaitGroup
+	workers []workerState
+	sched   *scheduler[T] // nil without a retry policy
+
+	failed, canceled, dropped, retries atomic.Int64
+}
+
+// New starts a queue that calls handler for every submitted job, on
+// opts.Workers goroutines. It returns an error, and starts nothing, if opts
+// or handler is invalid.
+//
+// The handler's context ends when the attempt's JobTimeout expires or when a
+// Shutdown's context ends. A nil return is success; an error is a failed
+// attempt, retried according to opts.Retry (wrap it with retry.Permanent to
+// fail at once). A panic or runtime.Goexit in the handler is a failed attempt
+// too (see PanicError and ErrGoexit).
+//
+// A handler may Submit to its own queue. If the buffer is full and every
+// worker does so, nothing can drain it: pass a context with a deadline
+// (derived from the handler's context) or use TrySubmit. A handler must not
+// call Wait or Shutdown on its own queue: they would wait for the handler
+// itself.
+func New[T any](handler func(ctx context.Context, job T) error, opts Options[T]) (*Queue[T], error) {
+	if handler == nil {
+		return nil, errors.New("workqueue: nil handler")
+	}
+	c, err := opts.config()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue[T]{
+		handler:  handler,
+		onDone:   c.onDone,
+		policy:   c.retry,
+		timeout:  c.jobTimeout,
+		logger:   c.logger,
+		jobs:     make(chan T, c.capacity),
+		closedCh: make(chan struct{}),
+		quit:     make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+		kill:     make(chan struct{}),
+		workers:  make([]workerState, c.workers),
+	}
+	if q.policy != nil {
+		q.trackStart = q.policy.MaxElapsed > 0
+		q.sched = newScheduler[T](c.maxRetrying)
+		q.wg.Add(1)
+		go q.schedule()
+	}
+	q.wg.Add(len(q.workers))
+	for i := range q.workers {
+		go q.work(&q.workers[i])
+	}
+	return q, nil
+}
+
+// Submit adds job to the queue, blocking while the buffer is full. It returns
+// nil once the queue has accepted the job, which from then on reaches exactly
+// one terminal Outcome. It returns ErrClosed if Close or Shutdown was called
+// before or while it waited, and ctx.Err() if ctx ended while it waited; the
+// job is then not accepted. If there is room at once, Submit accepts the job
+// without looking at ctx.
+func (q *Queue[T]) Submit(ctx context.Context, job T) error {
+	if q.closing.Load() {
+		return ErrClosed
+	}
+	// Count first, check closing second: Close sets closing first and looks
+	// at the count second, so either it sees us and keeps the buffer open,
+	// or we see it and back off.
+	q.outstanding.Add(1)
+	if q.closing.Load() {
+		q.release()
+		return ErrClosed
+	}
+	select {
+	case q.jobs <- job:
+		return nil
+	default:
+	}
+	q.waiting.Add(1)
+	defer q.waiting.Add(-1)
+	select {
+	case q.jobs <- job:
+		return nil
+	case <-q.closedCh:
+		q.release()
+		return ErrClosed
+	case <-ctx.Done():
+		q.release()
+		return ctx.Err()
+	}
+}
+
+// TrySubmit adds job to the queue if the buffer has room, without blocking.
+// It returns nil if the job was accepted, ErrFull if the buffer was full and
+// ErrClosed after Close or Shutdown.
+func (q *Queue[T]) TrySubmit(job T) error {
+	if q.closing.Load() {
+		return ErrClosed
+	}
+	q.outstanding.Add(1)
+	if q.closing.Load() {
+		q.release()
+		return ErrClosed
+	}
+	select {
+	case q.jobs <- job:
+		return nil
+	default:
+		q.release()
+		return ErrFull
+	}
+}
+
+// Close stops intake: from its return on, Submit and TrySubmit return
+// ErrClosed, and submitters blocked on a full buffer wake up and return
+// ErrClosed (or nil, if their job got in at that very moment; an accepted job
+// is always run or reported). Close does not wait for the backlog: the
+// workers go on with every accepted job, retries included, and exit when none
+// is left. Use Wait to wait for the jobs, or Shutdown to also wait for the
+// goroutines to exit. Close may be called more than once.
+func (q *Queue[T]) Close() {
+	q.closeOne.Do(func() {
+		q.closing.Store(true)
+		close(q.closedCh)
+	})
+	q.idleMu.Lock()
+	q.intakeDone = true
+	q.maybeQuitLocked()
+	q.idleMu.Unlock()
+}
+
+// Wait blocks until every job accepted so far has reached its outcome
+// (retries included) and OnDone has returned for it, or until ctx ends, in
+// which case it returns ctx.Err(). It does not close the queue, which keeps
+// accepting and running jobs; like sync.WaitGroup.Wait, it returns at a
+// moment when nothing is outstanding, so jobs submitted while it waits,
+// including those of submitters blocked on a full buffer, are waited for
+// too: if submissions never pause, bound Wait with ctx. Wait returns at once
+// on an idle queue. A handler must not Wait on its own queue.
+func (q *Queue[T]) Wait(ctx context.Context) error {
+	q.idleMu.Lock()
+	if q.outstanding.Load() == 0 {
+		q.idleMu.Unlock()
+		return nil
+	}
+	if q.idle == nil {
+		q.idle = make(chan struct{})
+	}
+	idle := q.idle
+	q.idleMu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown closes the queue (see Close) and waits for the backlog to drain:
+// every accepted job reaches its outcome, retries included. Then it returns
+// nil, after every goroutine the queue started has exited.
+//
+// If ctx ends first, Shutdown forces the end: the contexts of running
+// handlers are canceled, jobs awaiting a retry are reported Canceled, jobs
+// still in the buffer are reported Dropped, and a running job whose handler
+// then returns an error is reported Canceled (one that returns nil still
+// Succeeded). Shutdown then returns an error matching ErrShutdown and
+// ctx.Err(), but only once every handler has returned and every goroutine
+// has exited: a handler that ignores its context delays Shutdown past ctx's
+// deadline for as long as it runs.
+//
+// Shutdown may be called more than once and concurrently; every call
+// returns under the same rules.
+func (q *Queue[T]) Shutdown(ctx context.Context) error {
+	q.Close()
+	select {
+	case <-q.quit:
+		q.wg.Wait()
+		return nil
+	case <-ctx.Done():
+	}
+	select {
+	case <-q.quit: // drained just as ctx ended: not forced
+		q.wg.Wait()
+		return nil
+	default:
+	}
+	q.force()
+	q.dropBuffered()
+	done := make(chan struct{})
+	go func() { q.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	default:
+		q.logger.Warn("workqueue: shutdown deadline passed; waiting for handlers to return",
+			"running", q.Stats().Running)
+		<-done
+	}
+	return fmt.Errorf("%w: %w", ErrShutdown, ctx.Err())
+}
+
+// Stats returns a snapshot of the queue's counters.
+func (q *Queue[T]) Stats() Stats {
+	s := Stats{
+		Queued:   len(q.jobs),
+		Failed:   q.failed.Load(),
+		Canceled: q.canceled.Load(),
+		Dropped:  q.dropped.Load(),
+		Retries:  q.retries.Load(),
+	}
+	for i := range q.workers {
+		s.Succeeded += q.workers[i].succeeded.Load()
+	}
+	if q.sched != nil {
+		s.Retrying = int(q.sched.held.Load())
+	}
+	// Every outstanding job is waiting to be sent by a blocked submitter, in
+	// the buffer, awaiting a retry, or running.
+	live := max(0, q.outstanding.Load()-q.waiting.Load())
+	s.Submitted = live + s.Succeeded + s.Failed + s.Canceled + s.Dropped
+	s.Running = min(len(q.workers), max(0, int(live)-s.Queued-s.Retrying))
+	return s
+}
+
+// force starts a forced shutdown, once.
+func (q *Queue[T]) force() {
+	q.killOne.Do(func() {
+		q.killed.Store(true)
+		close(q.kill)
+		q.cancel()
+		q.logger.Warn("workqueue: forced shutdown: canceling running jobs, dropping queued ones",
+			"running", q.Stats().Running, "queued", len(q.jobs))
+	})
+}
+
+// dropBuffered reports every job left in the buffer as dropped. A submitter
+// still in flight may add one behind it; a worker then drops that one.
+func (q *Queue[T]) dropBuffered() {
+	for {
+		select {
+		case job, ok := <-q.jobs:
+			if !ok {
+				return
+			}
+			q.finish(Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
+		default:
+			return
+		}
+	}
+}
+
+// release undoes one outstanding count and wakes Wait and the workers when
+// it reaches zero.
+func (q *Queue[T]) release() {
+	if q.outstanding.Add(-1) != 0 {
+		return
+	}
+	q.idleMu.Lock()
+	if q.outstanding.Load() == 0 {
+		if q.idle != nil {
+			close(q.idle)
+			q.idle = nil
+		}
+		q.maybeQuitLocked()
+	}
+	q.idleMu.Unlock()
+}
+
+func (q *Queue[T]) maybeQuitLocked() {
+	if q.intakeDone && !q.quitClosed && q.outstanding.Load() == 0 {
+		q.quitClosed = true
+		close(q.quit)
+		close(q.jobs)
+	}
+}
+
+// finish reports a terminal outcome: counts it, calls OnDone, and releases
+// the job. Succeeded outcomes are counted by the worker before the call.
+func (q *Queue[T]) finish(o Outcome[T]) {
+	switch o.Status {
+	case Failed:
+		q.failed.Add(1)
+	case Canceled:
+		q.canceled.Add(1)
+	case Dropped:
+		q.dropped.Add(1)
+	}
+	if q.onDone != nil {
+		q.callOnDone(o)
+	}
+	q.release()
+}
+
+func (q *Queue[T]) callOnDone(o Outcome[T]) {
+	defer func() {
+		if r := recover(); r != nil {
+			q.logger.Error("workqueue: OnDone panicked", "panic", r, "status", o.Status.String())
+		}
+	}()
+	q.onDone(o)
+}

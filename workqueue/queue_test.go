@@ -1,0 +1,535 @@
+package workqueue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/workqueue"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var errTransient = errors.New("transient")
+
+func noop(context.Context, int) error { return nil }
+
+func TestNewRejectsInvalidOptions(t *testing.T) {
+	cases := map[string]workqueue.Options[int]{
+		"negative workers":     {Workers: -1},
+		"too many workers":     {Workers: workqueue.MaxWorkers + 1},
+		"negative capacity":    {Capacity: -1},
+		"too large capacity":   {Capacity: workqueue.MaxCapacity + 1},
+		"negative maxretrying": {MaxRetrying: -1},
+		"negative jobtimeout":  {JobTimeout: -time.Second},
+	}
+	for name, opts := range cases {
+		t.Run(name, func(t *testing.T) {
+			q, err := workqueue.New(noop, opts)
+			require.Error(t, err)
+			assert.Nil(t, q)
+		})
+	}
+	q, err := workqueue.New[int](nil, workqueue.Options[int]{})
+	require.Error(t, err, "nil handler")
+	assert.Nil(t, q)
+}
+
+func TestZeroOptionsGiveGOMAXPROCSWorkersAndAsManyBufferSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		q, err := workqueue.New(func(context.Context, int) error { <-release; return nil }, workqueue.Options[int]{})
+		require.NoError(t, err)
+		workers := runtime.GOMAXPROCS(0)
+		for i := range workers {
+			require.NoError(t, q.TrySubmit(i))
+		}
+		synctest.Wait()
+		assert.Equal(t, workers, q.Stats().Running)
+		for i := range workers {
+			require.NoError(t, q.TrySubmit(workers+i), "buffer slot %d", i)
+		}
+		require.ErrorIs(t, q.TrySubmit(-1), workqueue.ErrFull)
+		assert.Equal(t, workers, q.Stats().Queued)
+		close(release)
+		require.NoError(t, q.Shutdown(t.Context()))
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 2*workers, st.Succeeded)
+	})
+}
+
+// 1e5 jobs, one in five failing transiently (one in 25 twice), one in 1000
+// permanently: every job is reported exactly once and the counts add up.
+func TestEveryJobReportedExactlyOnceUnderTransientFailures(t *testing.T) {
+	const n = 100_000
+	synctest.Test(t, func(t *testing.T) {
+		var attempts, reported [n]atomic.Int32
+		var statuses [5]atomic.Int64
+		handler := func(_ context.Context, job int) error {
+			a := attempts[job].Add(1)
+			switch {
+			case job%1000 == 7:
+				return retry.Permanent(fmt.Errorf("job %d: bad input", job))
+			case job%25 == 0 && a <= 2, job%5 == 0 && a == 1:
+				return errTransient
+			}
+			return nil
+		}
+		q, err := workqueue.New(handler, workqueue.Options[int]{
+			Workers:  8,
+			Capacity: 64,
+			Retry:    &retry.Policy{MaxAttempts: 5, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+			OnDone: func(o workqueue.Outcome[int]) {
+				reported[o.Job].Add(1)
+				statuses[o.Status].Add(1)
+			},
+		})
+		require.NoError(t, err)
+		for i := range n {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		require.NoError(t, q.Wait(t.Context()))
+		for i := range n {
+			require.EqualValues(t, 1, reported[i].Load(), "job %d reported", i)
+		}
+		st := q.Stats()
+		requireQuiescent(t, st)
+		wantFailed := int64(n / 1000)
+		wantRetries := int64(n/5 + n/25 - n/1000/5) // job%1000==7 is never %5==0
+		assert.EqualValues(t, n, st.Submitted)
+		assert.Equal(t, wantFailed, st.Failed)
+		assert.Equal(t, n-wantFailed, st.Succeeded)
+		assert.Equal(t, wantFailed, statuses[workqueue.Failed].Load())
+		assert.Equal(t, n-wantFailed, statuses[workqueue.Succeeded].Load())
+		assert.Equal(t, int64(n/5+n/25), wantRetries+n/1000/5, "sanity")
+		assert.Equal(t, int64(n/5+n/25), st.Retries)
+		require.NoError(t, q.Shutdown(t.Context()))
+	})
+}
+
+func TestFailedJobsCarryTheDeadLetterError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errBad := errors.New("bad input")
+		rec := newOutcomes[string]()
+		q, err := workqueue.New(func(_ context.Context, job string) error {
+			if job == "permanent" {
+				return retry.Permanent(errBad)
+			}
+			return errTransient
+		}, workqueue.Options[string]{
+			Workers: 1,
+			Retry:   &retry.Policy{MaxAttempts: 3, Jitter: retry.JitterNone, Initial: time.Second},
+			OnDone:  rec.record,
+		})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), "permanent"))
+		require.NoError(t, q.Submit(t.Context(), "transient"))
+		start := time.Now()
+		require.NoError(t, q.Shutdown(t.Context()))
+		assert.Equal(t, 3*time.Second, time.Since(start), "waits 1s then 2s between the three attempts")
+
+		p := rec.one(t, "permanent")
+		assert.Equal(t, workqueue.Failed, p.Status)
+		assert.Equal(t, 1, p.Attempts)
+		assert.Equal(t, errBad, p.Err, "the permanent error itself, unmarked")
+
+		tr := rec.one(t, "transient")
+		assert.Equal(t, workqueue.Failed, tr.Status)
+		assert.Equal(t, 3, tr.Attempts)
+		assert.ErrorIs(t, tr.Err, retry.ErrExhausted)
+		assert.ErrorIs(t, tr.Err, errTransient, "wraps the last attempt's error")
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 2, st.Failed)
+		assert.EqualValues(t, 2, st.Retries)
+	})
+}
+
+func TestRetryBackoffDoesNotHoldAWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var mu sync.Mutex
+		finished := map[string]time.Duration{}
+		var failedOnce atomic.Bool
+		q, err := workqueue.New(func(_ context.Context, job string) error {
+			if job == "flaky" && !failedOnce.Swap(true) {
+				return errTransient
+			}
+			mu.Lock()
+			finished[job] = time.Since(start)
+			mu.Unlock()
+			return nil
+		}, workqueue.Options[string]{
+			Workers: 1,
+			Retry:   &retry.Policy{Jitter: retry.JitterNone, Initial: 10 * time.Second},
+		})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), "flaky"))
+		synctest.Wait()
+		assert.Equal(t, 1, q.Stats().Retrying)
+		require.NoError(t, q.Submit(t.Context(), "steady"))
+		require.NoError(t, q.Shutdown(t.Context()))
+		assert.Equal(t, map[string]time.Duration{"steady": 0, "flaky": 10 * time.Second}, finished,
+			"the only worker ran the other job while the retry waited")
+	})
+}
+
+func TestRetriesCannotDeadlockAgainstAFullBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var attempts sync.Map
+		q, err := workqueue.New(func(_ context.Context, job int) error {
+			v, _ := attempts.LoadOrStore(job, new(atomic.Int32))
+			if v.(*atomic.Int32).Add(1) <= 2 {
+				return errTransient
+			}
+			return nil
+		}, workqueue.Options[int]{
+			Workers:  1,
+			Capacity: 1,
+			Retry:    &retry.Policy{MaxAttempts: -1, Initial: time.Millisecond},
+		})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for s := range 20 {
+			wg.Go(func() {
+				for i := range 50 {
+					assert.NoError(t, q.Submit(t.Context(), s*50+i))
+				}
+			})
+		}
+		wg.Wait()
+		require.NoError(t, q.Shutdown(t.Context()))
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 1000, st.Succeeded)
+		assert.EqualValues(t, 2000, st.Retries)
+	})
+}
+
+func TestJobsAwaitingRetryAreBoundedByMaxRetrying(t *testing.T) {
+	const workers, maxRetrying = 2, 3
+	synctest.Test(t, func(t *testing.T) {
+		var q *workqueue.Queue[int]
+		var attempts sync.Map
+		var peak atomic.Int64
+		handler := func(_ context.Context, job int) error {
+			peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
+			v, _ := attempts.LoadOrStore(job, new(atomic.Int32))
+			if v.(*atomic.Int32).Add(1) <= 3 {
+				return errTransient
+			}
+			return nil
+		}
+		var err error
+		q, err = workqueue.New(handler, workqueue.Options[int]{
+			Workers:     workers,
+			Capacity:    2,
+			MaxRetrying: maxRetrying,
+			Retry:       &retry.Policy{Initial: time.Second},
+			OnDone: func(workqueue.Outcome[int]) {
+				peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
+			},
+		})
+		require.NoError(t, err)
+		for i := range 50 {
+			require.NoError(t, q.Submit(t.Context(), i))
+			peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
+		}
+		require.NoError(t, q.Shutdown(t.Context()))
+		assert.LessOrEqual(t, peak.Load(), int64(maxRetrying+workers-1))
+		assert.GreaterOrEqual(t, peak.Load(), int64(maxRetrying), "the limit was reached")
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 50, st.Succeeded)
+	})
+}
+
+func TestHandlerPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errBoom := errors.New("boom")
+		rec := newOutcomes[int]()
+		var calls [4]atomic.Int32
+		q, err := workqueue.New(func(_ context.Context, job int) error {
+			n := calls[job].Add(1)
+			switch {
+			case job == 1:
+				panic("plain value")
+			case job == 2:
+				panic(errBoom)
+			case job == 3 && n == 1:
+				panic("only once")
+			}
+			return nil
+		}, workqueue.Options[int]{
+			Workers: 1,
+			Retry:   &retry.Policy{Retryable: func(err error) bool { return !errors.Is(err, errBoom) }, MaxAttempts: 2, Initial: time.Millisecond},
+			OnDone:  rec.record,
+			Logger:  discard(),
+		})
+		require.NoError(t, err)
+		for i := range 4 {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		require.NoError(t, q.Shutdown(t.Context()))
+
+		assert.Equal(t, workqueue.Succeeded, rec.one(t, 0).Status, "the worker survived")
+		o1 := rec.one(t, 1)
+		assert.Equal(t, workqueue.Failed, o1.Status)
+		assert.Equal(t, 2, o1.Attempts)
+		var pe *workqueue.PanicError
+		require.ErrorAs(t, o1.Err, &pe)
+		assert.Equal(t, "plain value", pe.Value)
+		assert.Contains(t, string(pe.Stack), "TestHandlerPanicIsAFailedAttemptWithValueAndStack", "the stack of the panic")
+
+		o2 := rec.one(t, 2)
+		assert.Equal(t, workqueue.Failed, o2.Status)
+		assert.Equal(t, 1, o2.Attempts, "Retryable saw the panic's error")
+		assert.ErrorIs(t, o2.Err, errBoom)
+		require.ErrorAs(t, o2.Err, &pe)
+
+		o3 := rec.one(t, 3)
+		assert.Equal(t, workqueue.Succeeded, o3.Status)
+		assert.Equal(t, 2, o3.Attempts, "a panic is retried like any failure")
+		requireQuiescent(t, q.Stats())
+	})
+}
+
+func TestJobTimeoutAppliesToEachAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var budgets []time.Duration
+		var calls atomic.Int32
+		rec := newOutcomes[int]()
+		q, err := workqueue.New(func(ctx context.Context, _ int) error {
+			deadline, ok := ctx.Deadline()
+			require.True(t, ok)
+			budgets = append(budgets, time.Until(deadline))
+			if calls.Add(1) < 3 {
+				<-ctx.Done()
+				assert.ErrorIs(t, context.Cause(ctx), workqueue.ErrJobTimeout)
+				return ctx.Err()
+			}
+			return nil
+		}, workqueue.Options[int]{
+			Workers:    1,
+			JobTimeout: 5 * time.Second,
+			Retry:      &retry.Policy{Jitter: retry.JitterNone, Initial: time.Second},
+			OnDone:     rec.record,
+		})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), 1))
+		require.NoError(t, q.Shutdown(t.Context()))
+		assert.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second}, budgets,
+			"every attempt gets the full JobTimeout")
+		o := rec.one(t, 1)
+		assert.Equal(t, workqueue.Succeeded, o.Status)
+		assert.Equal(t, 3, o.Attempts)
+	})
+}
+
+func TestShutdownDeadlineCancelsRunningAndDropsBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newOutcomes[int]()
+		q, err := workqueue.New(func(ctx context.Context, _ int) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, workqueue.Options[int]{Workers: 2, Capacity: 4, OnDone: rec.record, Logger: discard()})
+		require.NoError(t, err)
+		for i := range 6 {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		assert.Equal(t, time.Second, time.Since(start), "returns at the deadline")
+		require.ErrorIs(t, err, workqueue.ErrShutdown)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+
+		assert.Equal(t, 2, rec.count(workqueue.Canceled))
+		assert.Equal(t, 4, rec.count(workqueue.Dropped))
+		for i := range 6 {
+			o := rec.one(t, i)
+			assert.ErrorIs(t, o.Err, workqueue.ErrShutdown)
+			if o.Status == workqueue.Canceled {
+				assert.Equal(t, 1, o.Attempts)
+				assert.ErrorIs(t, o.Err, context.Canceled, "wraps the handler's error")
+			} else {
+				assert.Zero(t, o.Attempts)
+			}
+		}
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 2, st.Canceled)
+		assert.EqualValues(t, 4, st.Dropped)
+		require.ErrorIs(t, q.Submit(t.Context(), 9), workqueue.ErrClosed)
+		require.ErrorIs(t, q.TrySubmit(9), workqueue.ErrClosed)
+	})
+}
+
+func TestShutdownDeadlineCancelsJobsAwaitingRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newOutcomes[int]()
+		q, err := workqueue.New(func(context.Context, int) error { return errTransient }, workqueue.Options[int]{
+			Workers: 1,
+			Retry:   &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone},
+			OnDone:  rec.record,
+			Logger:  discard(),
+		})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), 1))
+		synctest.Wait()
+		require.Equal(t, 1, q.Stats().Retrying)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded)
+		o := rec.one(t, 1)
+		assert.Equal(t, workqueue.Canceled, o.Status)
+		assert.Equal(t, 1, o.Attempts)
+		assert.ErrorIs(t, o.Err, workqueue.ErrShutdown)
+		assert.ErrorIs(t, o.Err, errTransient)
+		requireQuiescent(t, q.Stats())
+	})
+}
+
+// Decided behaviour: Shutdown keeps its promise that no goroutine outlives
+// it, so a handler that ignores its context delays Shutdown until the
+// handler returns; Shutdown still reports that its deadline was missed.
+func TestHandlerIgnoringContextDelaysShutdownUntilItReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newOutcomes[int]()
+		logs := &syncBuffer{}
+		q, err := workqueue.New(func(context.Context, int) error {
+			time.Sleep(10 * time.Second) // ignores ctx
+			return nil
+		}, workqueue.Options[int]{Workers: 1, Capacity: 1, OnDone: rec.record, Logger: slogTo(logs)})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), 1))
+		require.NoError(t, q.Submit(t.Context(), 2))
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		assert.Equal(t, 10*time.Second, time.Since(start), "waited for the handler")
+		require.ErrorIs(t, err, workqueue.ErrShutdown)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, workqueue.Succeeded, rec.one(t, 1).Status, "it returned nil: its work is done")
+		assert.Equal(t, workqueue.Dropped, rec.one(t, 2).Status)
+		assert.Contains(t, logs.String(), "waiting for handlers to return")
+		requireQuiescent(t, q.Stats())
+	})
+}
+
+func TestBlockedSubmittersGetErrClosedOnClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		q, err := workqueue.New(func(context.Context, int) error { <-release; return nil },
+			workqueue.Options[int]{Workers: 1, Capacity: 1})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), 0))
+		require.NoError(t, q.Submit(t.Context(), 1))
+		synctest.Wait()
+		errs := make(chan error, 5)
+		for i := range 5 {
+			go func() { errs <- q.Submit(t.Context(), 10+i) }()
+		}
+		synctest.Wait()
+		q.Close()
+		for range 5 {
+			require.ErrorIs(t, <-errs, workqueue.ErrClosed)
+		}
+		close(release)
+		require.NoError(t, q.Shutdown(t.Context()))
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 2, st.Succeeded, "the backlog ran after Close")
+	})
+}
+
+func TestSubmitReturnsContextErrorWhileFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		q, err := workqueue.New(func(context.Context, int) error { <-release; return nil },
+			workqueue.Options[int]{Workers: 1, Capacity: 1})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), 0))
+		require.NoError(t, q.Submit(t.Context(), 1))
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, q.Submit(ctx, 2), context.DeadlineExceeded)
+		require.ErrorIs(t, q.TrySubmit(2), workqueue.ErrFull)
+		close(release)
+		require.NoError(t, q.Wait(t.Context()))
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 2, st.Submitted, "rejected submissions are not counted")
+		require.NoError(t, q.Shutdown(t.Context()))
+	})
+}
+
+func TestOnDonePanicIsRecoveredAndLogged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := &syncBuffer{}
+		var calls atomic.Int32
+		q, err := workqueue.New(noop, workqueue.Options[int]{
+			Workers: 2,
+			OnDone: func(o workqueue.Outcome[int]) {
+				calls.Add(1)
+				if o.Job%2 == 0 {
+					panic("hook bug")
+				}
+			},
+			Logger: slogTo(logs),
+		})
+		require.NoError(t, err)
+		for i := range 10 {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		require.NoError(t, q.Wait(t.Context()))
+		assert.EqualValues(t, 10, calls.Load())
+		assert.Contains(t, logs.String(), "OnDone panicked")
+		assert.Contains(t, logs.String(), "hook bug")
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 10, st.Succeeded)
+		require.NoError(t, q.Shutdown(t.Context()))
+	})
+}
+
+func TestHandlerMaySubmitToItsOwnQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var q *workqueue.Queue[int]
+		var err error
+		q, err = workqueue.New(func(ctx context.Context, n int) error {
+			if n > 0 {
+				return q.Submit(ctx, n-1)
+			}
+			return nil
+		}, workqueue.Options[int]{Workers: 2, Capacity: 2})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), 100))
+		require.NoError(t, q.Wait(t.Context()))
+		require.NoError(t, q.Shutdown(t.Context()))
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 101, st.Succeeded)
+	})
+}
+
+func TestPanicErrorMessage(t *testing.T) {
+	err := &workqueue.PanicError{Value: 42}
+	assert.True(t, strings.Contains(err.Error(), "42"))
+	assert.NoError(t, err.Unwrap())
+	assert.Equal(t, "dropped", workqueue.Dropped.String())
+	assert.Equal(t, "unknown", workqueue.Status(0).String())
+}

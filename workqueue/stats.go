@@ -1,0 +1,29 @@
+package workqueue
+
+// Stats is a snapshot of a Queue's counters, taken by Queue.Stats.
+//
+// The fields are read one by one while the queue runs, so a snapshot taken
+// under load may be off by the jobs that moved meanwhile. Whenever the queue
+// is quiescent (after Wait or Shutdown has returned, with no Submit in
+// progress), Submitted == Succeeded + Failed + Canceled + Dropped and
+// Queued, Running and Retrying are zero.
+type Stats struct {
+	// Submitted counts accepted jobs: Submit or TrySubmit returned nil.
+	Submitted int64
+	// Queued is the number of jobs in the buffer, waiting for a worker.
+	Queued int
+	// Running is the number of handler calls in progress.
+	Running int
+	// Retrying is the number of jobs waiting out a retry backoff.
+	Retrying int
+
+	// Succeeded, Failed, Canceled and Dropped count terminal outcomes.
+	Succeeded int64
+	Failed    int64
+	Canceled  int64
+	Dropped   int64
+
+	// Retries counts failed attempts after which the job was scheduled to run
+	// again.
+	Retries int64
+}

@@ -1,0 +1,170 @@
+package workqueue
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+)
+
+// workerState holds one worker's counter. Only its worker writes it, so the
+// hot path touches no cache line shared with other workers.
+type workerState struct {
+	succeeded atomic.Int64
+	_         [128 - 8]byte // keep neighbours' counters on separate cache lines
+}
+
+// attempts is the retry state of a job between attempts.
+type attempts struct {
+	n     int           // attempts made so far
+	prev  time.Duration // the delay before the attempt about to run
+	start time.Time     // start of the first attempt, kept only if MaxElapsed is set
+	last  error         // error of the latest attempt
+}
+
+// work is the loop of one worker goroutine. It ends when the buffer is
+// closed, which happens once intake is closed and every accepted job has
+// been reported (see maybeQuitLocked).
+func (q *Queue[T]) work(w *workerState) {
+	defer q.wg.Done()
+	if q.sched == nil {
+		for job := range q.jobs {
+			q.start(w, job)
+		}
+		return
+	}
+	for {
+		jobs := q.jobs
+		var room <-chan struct{}
+		if q.sched.full() {
+			// Too many jobs await a retry: serve only those until there is
+			// room again, so the backlog pushes back on submitters.
+			if room = q.sched.roomSignal(); room != nil {
+				jobs = nil
+			}
+		}
+		select {
+		case job, ok := <-jobs:
+			if !ok {
+				return
+			}
+			q.start(w, job)
+		case it := <-q.sched.out:
+			q.sched.taken()
+			if q.killed.Load() {
+				q.cancelRetry(it)
+				continue
+			}
+			q.run(w, it.job, it.attempts)
+		case <-room:
+		}
+	}
+}
+
+// start runs the first attempt of a job taken from the buffer, or drops it
+// if a forced shutdown has begun.
+func (q *Queue[T]) start(w *workerState, job T) {
+	if q.killed.Load() {
+		q.finish(Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
+		return
+	}
+	q.run(w, job, attempts{})
+}
+
+// run makes one attempt at job and settles its result. If the handler calls
+// runtime.Goexit, the attempt is settled as failed and a replacement worker
+// is started before this goroutine ends.
+func (q *Queue[T]) run(w *workerState, job T, st attempts) {
+	ctx, cancel := q.ctx, context.CancelFunc(nil)
+	if q.timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(q.ctx, q.timeout, ErrJobTimeout)
+	}
+	if st.n == 0 && q.trackStart {
+		st.start = time.Now()
+	}
+	st.n++
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		r := recover()
+		var err error
+		if r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+			q.logger.Error("workqueue: handler panicked", "panic", r, "attempt", st.n)
+		} else {
+			err = ErrGoexit
+			q.logger.Error("workqueue: handler called runtime.Goexit", "attempt", st.n)
+		}
+		if cancel != nil {
+			cancel()
+		}
+		q.settle(w, job, st, err)
+		if r == nil {
+			// runtime.Goexit: this goroutine ends after this function.
+			q.wg.Add(1)
+			go q.work(w)
+		}
+	}()
+	err := q.handler(ctx, job)
+	returned = true
+	if cancel != nil {
+		err = timedOut(ctx, q.timeout, err)
+		cancel()
+	}
+	q.settle(w, job, st, err)
+}
+
+// timedOut turns the result of an attempt whose JobTimeout expired into a
+// failure matching ErrJobTimeout and context.DeadlineExceeded.
+func timedOut(ctx context.Context, timeout time.Duration, err error) error {
+	if ctx.Err() == nil || context.Cause(ctx) != ErrJobTimeout {
+		return err
+	}
+	if err == nil {
+		return fmt.Errorf("%w (%v; the handler returned nil too late): %w", ErrJobTimeout, timeout, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("%w (%v): %w", ErrJobTimeout, timeout, err)
+}
+
+// settle decides what follows an attempt that returned err.
+func (q *Queue[T]) settle(w *workerState, job T, st attempts, err error) {
+	if err == nil {
+		if q.policy != nil && q.policy.Budget != nil {
+			q.policy.Budget.Success()
+		}
+		w.succeeded.Add(1)
+		q.finish(Outcome[T]{Job: job, Status: Succeeded, Attempts: st.n})
+		return
+	}
+	if q.killed.Load() {
+		q.finish(Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+		return
+	}
+	if q.policy == nil {
+		q.finish(Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: err})
+		return
+	}
+	var elapsed time.Duration
+	if q.trackStart {
+		elapsed = time.Since(st.start)
+	}
+	delay, stop := q.policy.Next(q.ctx, err, st.n, st.prev, elapsed)
+	if stop != nil {
+		if q.killed.Load() {
+			q.finish(Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+			return
+		}
+		q.finish(Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: stop})
+		return
+	}
+	st.prev = delay
+	st.last = err
+	q.retries.Add(1) // before add: the retry may finish before add returns
+	if !q.sched.add(job, st, delay) {
+		q.retries.Add(-1)
+		q.finish(Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+	}
+}
