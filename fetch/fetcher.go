@@ -162,6 +162,7 @@ func (f *Fetcher) run(ctx context.Context, req *http.Request) Result {
 	policy := &f.cfg.policy
 	first := time.Now()
 	var delay time.Duration
+	var last Result // the outcome of the last attempt sent, once one failed
 	for attempt := 1; ; attempt++ {
 		res, err := f.attempt(ctx, req, key, attempt, robots)
 		if err == nil {
@@ -169,6 +170,12 @@ func (f *Fetcher) run(ctx context.Context, req *http.Request) Result {
 				policy.Budget.Success()
 			}
 			return res
+		}
+		if attempt > 1 && res.Attempts < attempt {
+			// This retry was never sent (ctx ended while it waited for a
+			// slot or rate token, or GetBody failed): report the last
+			// response and keep its error.
+			return lostRetry(ctx, last, err)
 		}
 		if ctx.Err() != nil || !replayable || !transient(err) {
 			res.Err = unwrapHint(err)
@@ -180,13 +187,26 @@ func (f *Fetcher) run(ctx context.Context, req *http.Request) Result {
 			return res
 		}
 		delay = d
-		f.stats.retries.Add(1)
+		last = res
+		last.Err = unwrapHint(err)
 		f.log.Debug("fetch: retrying", "url", req.URL.Redacted(), "attempt", attempt, "delay", delay, "err", err)
 		if cerr := sleep(ctx, delay); cerr != nil {
-			res.Err = &retry.Error{Reason: cerr, Last: unwrapHint(err), Attempts: res.Attempts}
+			res.Err = &retry.Error{Reason: cerr, Last: last.Err, Attempts: res.Attempts}
 			return res
 		}
 	}
+}
+
+// lostRetry returns the Result of a request whose retry could not be sent
+// because of err: last's response, with an error that wraps err (or ctx's
+// error, as a *retry.Error) and last's error.
+func lostRetry(ctx context.Context, last Result, err error) Result {
+	if cerr := ctx.Err(); cerr != nil {
+		last.Err = &retry.Error{Reason: cerr, Last: last.Err, Attempts: last.Attempts}
+	} else {
+		last.Err = fmt.Errorf("%w; attempt %d failed with: %w", err, last.Attempts, last.Err)
+	}
+	return last
 }
 
 // unwrapHint returns the StatusError inside a retry.After hint, so that a
@@ -252,6 +272,9 @@ func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n 
 	}
 	res.Attempts = n
 	f.stats.attempts.Add(1)
+	if n > 1 {
+		f.stats.retries.Add(1)
+	}
 	resp, err := f.client.Do(out)
 	if err != nil {
 		err = f.attemptError(ctx, actx, err)
@@ -388,7 +411,15 @@ func transient(err error) bool {
 	if errors.As(err, &se) {
 		return transientStatus(se.Status)
 	}
-	return errors.Is(err, ErrTimeout) || isNetworkError(err)
+	if errors.Is(err, ErrTimeout) {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		// "no such host" stays so; a DNS timeout or SERVFAIL may not.
+		return dns.IsTimeout || dns.IsTemporary
+	}
+	return isNetworkError(err)
 }
 
 // isNetworkError reports whether err is a failure of the connection:

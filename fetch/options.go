@@ -240,7 +240,7 @@ func newTransport(c config) *http.Transport {
 		MaxConnsPerHost:       perHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: min(c.Timeout, 30*time.Second),
+		ResponseHeaderTimeout: c.Timeout, // never cuts an attempt short of Timeout
 		ExpectContinueTimeout: time.Second,
 	}
 }

@@ -38,4 +38,4 @@ type Result struct {
 }
 
 // OK reports whether the request succeeded: Err is nil.
-func (r *Result) OK() bool { return r.Err == nil }
+func (r Result) OK() bool { return r.Err == nil }

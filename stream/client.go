@@ -192,11 +192,17 @@ func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) er
 func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 	// The connection's context is the one Dial receives, so a transport may
 	// tie the connection's life to it; it ends at teardown, or when the
-	// attempt takes longer than ConnectTimeout.
-	cctx, cancel := context.WithCancelCause(ctx)
+	// attempt takes longer than ConnectTimeout. It follows Run's ctx only
+	// until the connection is up: from then on, the end of Run's ctx makes
+	// the connection close first (gracefully, see serve) and only then ends
+	// cctx, as a transport may drop the connection abruptly when the ctx of
+	// a Read in progress ends (github.com/coder/websocket does).
+	cctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	unlink := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 	timer := time.AfterFunc(c.cfg.ConnectTimeout, func() { cancel(ErrConnectTimeout) })
 	failed := func(err error) error {
 		timer.Stop()
+		unlink()
 		if errors.Is(context.Cause(cctx), ErrConnectTimeout) && !errors.Is(err, ErrConnectTimeout) {
 			err = fmt.Errorf("%w: %w", ErrConnectTimeout, err)
 		}
@@ -227,6 +233,16 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 	if err := c.flush(cn, timer.Stop); err != nil {
 		cn.close()
 		return nil, failed(err)
+	}
+	if unlink() {
+		// Run's ctx ending closes the connection, then ends cctx; teardown
+		// waits for that.
+		cn.wg.Add(1)
+		cn.unlink = context.AfterFunc(ctx, func() {
+			defer cn.wg.Done()
+			cn.close()
+			cn.cancel(context.Cause(ctx))
+		})
 	}
 	if c.cfg.IdleTimeout > 0 || c.cfg.pings {
 		cn.live = newLiveness()
@@ -309,7 +325,8 @@ func (c *Client[M]) serve(ctx context.Context, cn *connection[M], handler func(c
 	}
 }
 
-// teardown unpublishes cn, closes it and waits for its goroutines.
+// teardown unpublishes cn, closes it, ends its ctx and waits for its
+// goroutines.
 func (c *Client[M]) teardown(cn *connection[M]) {
 	c.mu.Lock()
 	if c.cur == cn {
@@ -317,9 +334,12 @@ func (c *Client[M]) teardown(cn *connection[M]) {
 	}
 	c.disconnects++
 	c.mu.Unlock()
+	if cn.unlink != nil && cn.unlink() {
+		cn.wg.Done() // the AfterFunc will not run
+	}
 	close(cn.stop)
+	cn.close() // before cancel: a graceful close needs the Read ctx live
 	cn.cancel(context.Canceled)
-	cn.close()
 	cn.wg.Wait()
 }
 

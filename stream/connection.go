@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sluicego/sluice/retry"
 )
 
 // readAhead is how many messages the reader goroutine may hold for a busy
@@ -27,9 +29,10 @@ type connection[M any] struct {
 	ctx    context.Context // ends at teardown; the ctx Dial received
 	cancel context.CancelCauseFunc
 	items  chan item[M]
-	stop   chan struct{} // closed when Run no longer takes items
-	live   *liveness     // nil when neither pings nor IdleTimeout are on
-	wg     sync.WaitGroup
+	stop   chan struct{}  // closed when Run no longer takes items
+	live   *liveness      // nil when neither pings nor IdleTimeout are on
+	unlink func() bool    // stops the close on the end of Run's ctx; nil if none
+	wg     sync.WaitGroup // reader, watchdog and the close on Run's ctx
 
 	closeOnce sync.Once
 
@@ -79,7 +82,7 @@ func (cn *connection[M]) read() {
 		m, err := cn.conn.Read(cn.ctx)
 		if err != nil {
 			if r := cn.failure(); r != nil {
-				err = r
+				err = keepHint(r, err)
 			}
 			select {
 			case cn.items <- item[M]{err: err}:
@@ -103,6 +106,20 @@ func (cn *connection[M]) read() {
 			return
 		}
 	}
+}
+
+// keepHint returns reason, the error the client closed the connection for,
+// carrying the retry.After hint of readErr, the Read error the close caused,
+// unless reason has one: a delay the server asked for (such as an SSE retry
+// field) stays a minimum however the connection ended.
+func keepHint(reason, readErr error) error {
+	if _, ok := retry.Hint(reason); ok {
+		return reason
+	}
+	if h, ok := retry.Hint(readErr); ok {
+		return retry.After(reason, h)
+	}
+	return reason
 }
 
 // watch is the watchdog goroutine. It closes the connection with

@@ -45,15 +45,27 @@ type Queue[T any] struct {
 	closeOne sync.Once
 	waiting  atomic.Int64 // submitters blocked on a full buffer
 
-	// outstanding counts accepted jobs without a reported outcome, plus
-	// submitters in flight (from their increment until they either have
-	// sent or have given up). While it is above zero the buffer stays open.
-	outstanding atomic.Int64
-	idleMu      sync.Mutex
-	idle        chan struct{} // closed when outstanding drops to zero; nil until Wait needs one
-	intakeDone  bool          // Close was called: once outstanding is zero, no job can come
-	quitClosed  bool
-	quit        chan struct{} // closed with jobs: the scheduler exits
+	// Outstanding jobs: accepted jobs without a reported outcome, plus
+	// submitters in flight (from their entry until they either have sent or
+	// have given up). While any is outstanding the buffer stays open. The
+	// count is entered minus settled minus every worker's finished count
+	// (see outstanding), kept apart so that submitters and workers never
+	// write the same cache line on the hot path.
+	_       cacheLinePad
+	entered atomic.Int64 // written by submitters only
+	_       cacheLinePad
+	settled atomic.Int64 // rejected submissions, outcomes reported off the workers (or by all, if !sharded)
+	sharded bool         // workers count their outcomes apart; false with many workers, to bound outstanding's cost
+	// watch counts reasons to notice when nothing is outstanding: one per
+	// Wait in progress, plus one once Close was called. While it is zero,
+	// finishing a job costs no look at the other counters.
+	watch      atomic.Int32
+	_          cacheLinePad
+	idleMu     sync.Mutex
+	idle       chan struct{} // closed when nothing is outstanding; nil until Wait needs one
+	intakeDone bool          // Close was called: once nothing is outstanding, no job can come
+	quitClosed bool
+	quit       chan struct{} // closed with jobs: the scheduler exits
 
 	// Forced shutdown.
 	ctx     context.Context // parent of every handler's context
@@ -68,6 +80,10 @@ type Queue[T any] struct {
 
 	failed, canceled, dropped, retries atomic.Int64
 }
+
+// maxShardedWorkers is the most workers that count their outcomes apart;
+// beyond it, summing the counters would cost more than sharing one.
+const maxShardedWorkers = 64
 
 // New starts a queue that calls handler for every submitted job, on
 // opts.Workers goroutines. It returns an error, and starts nothing, if opts
@@ -106,6 +122,7 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 		cancel:   cancel,
 		kill:     make(chan struct{}),
 		workers:  make([]workerState, c.workers),
+		sharded:  c.workers <= maxShardedWorkers,
 	}
 	if q.policy != nil {
 		q.trackStart = q.policy.MaxElapsed > 0
@@ -131,11 +148,11 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 		return ErrClosed
 	}
 	// Count first, check closing second: Close sets closing first and looks
-	// at the count second, so either it sees us and keeps the buffer open,
+	// at the counts second, so either it sees us and keeps the buffer open,
 	// or we see it and back off.
-	q.outstanding.Add(1)
+	q.entered.Add(1)
 	if q.closing.Load() {
-		q.release()
+		q.release(nil)
 		return ErrClosed
 	}
 	select {
@@ -152,7 +169,7 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 		case q.jobs <- job:
 			return nil
 		case <-q.closedCh:
-			q.release()
+			q.release(nil)
 			return ErrClosed
 		}
 	}
@@ -160,10 +177,10 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 	case q.jobs <- job:
 		return nil
 	case <-q.closedCh:
-		q.release()
+		q.release(nil)
 		return ErrClosed
 	case <-done:
-		q.release()
+		q.release(nil)
 		return ctx.Err()
 	}
 }
@@ -175,16 +192,16 @@ func (q *Queue[T]) TrySubmit(job T) error {
 	if q.closing.Load() {
 		return ErrClosed
 	}
-	q.outstanding.Add(1)
+	q.entered.Add(1)
 	if q.closing.Load() {
-		q.release()
+		q.release(nil)
 		return ErrClosed
 	}
 	select {
 	case q.jobs <- job:
 		return nil
 	default:
-		q.release()
+		q.release(nil)
 		return ErrFull
 	}
 }
@@ -200,6 +217,7 @@ func (q *Queue[T]) Close() {
 	q.closeOne.Do(func() {
 		q.closing.Store(true)
 		close(q.closedCh)
+		q.watch.Add(1) // from now on the last outcome must close the buffer
 	})
 	q.idleMu.Lock()
 	q.intakeDone = true
@@ -217,7 +235,11 @@ func (q *Queue[T]) Close() {
 // on an idle queue. A handler must not Wait on its own queue.
 func (q *Queue[T]) Wait(ctx context.Context) error {
 	q.idleMu.Lock()
-	if q.outstanding.Load() == 0 {
+	// Announce the wait before looking at the counts: a job finishing
+	// concurrently either is seen here or sees the announcement.
+	q.watch.Add(1)
+	defer q.watch.Add(-1)
+	if q.outstanding() == 0 {
 		q.idleMu.Unlock()
 		return nil
 	}
@@ -294,7 +316,7 @@ func (q *Queue[T]) Stats() Stats {
 	}
 	// Every outstanding job is waiting to be sent by a blocked submitter, in
 	// the buffer, awaiting a retry, or running.
-	live := max(0, q.outstanding.Load()-q.waiting.Load())
+	live := max(0, q.outstanding()-q.waiting.Load())
 	s.Submitted = live + s.Succeeded + s.Failed + s.Canceled + s.Dropped
 	s.Running = min(len(q.workers), max(0, int(live)-s.Queued-s.Retrying))
 	return s
@@ -320,21 +342,31 @@ func (q *Queue[T]) dropBuffered() {
 			if !ok {
 				return
 			}
-			q.finish(Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
+			q.finish(nil, Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
 		default:
 			return
 		}
 	}
 }
 
-// release undoes one outstanding count and wakes Wait and the workers when
-// it reaches zero.
-func (q *Queue[T]) release() {
-	if q.outstanding.Add(-1) != 0 {
+// release settles one outstanding job or submission: on worker w's own
+// counter when called by a worker, on the shared one otherwise (w == nil).
+// If anyone watches, it wakes Wait and, after Close, closes the buffer once
+// nothing is outstanding.
+func (q *Queue[T]) release(w *workerState) {
+	if w != nil && q.sharded {
+		w.finished.Add(1)
+	} else {
+		q.settled.Add(1)
+	}
+	// The add above and the load below pair with Wait's and Close's add to
+	// watch and their look at the counts (all sequentially consistent): one
+	// of the two sides sees the other, so no wake-up is lost.
+	if q.watch.Load() == 0 || q.outstanding() != 0 {
 		return
 	}
 	q.idleMu.Lock()
-	if q.outstanding.Load() == 0 {
+	if q.outstanding() == 0 {
 		if q.idle != nil {
 			close(q.idle)
 			q.idle = nil
@@ -344,8 +376,21 @@ func (q *Queue[T]) release() {
 	q.idleMu.Unlock()
 }
 
+// outstanding returns the number of outstanding jobs and submissions. It
+// reads the settled counts before the entered count, so a result of zero
+// means that nothing was outstanding at the moment entered was read.
+func (q *Queue[T]) outstanding() int64 {
+	done := q.settled.Load()
+	if q.sharded {
+		for i := range q.workers {
+			done += q.workers[i].finished.Load()
+		}
+	}
+	return q.entered.Load() - done
+}
+
 func (q *Queue[T]) maybeQuitLocked() {
-	if q.intakeDone && !q.quitClosed && q.outstanding.Load() == 0 {
+	if q.intakeDone && !q.quitClosed && q.outstanding() == 0 {
 		q.quitClosed = true
 		close(q.quit)
 		close(q.jobs)
@@ -353,8 +398,9 @@ func (q *Queue[T]) maybeQuitLocked() {
 }
 
 // finish reports a terminal outcome: counts it, calls OnDone, and releases
-// the job. Succeeded outcomes are counted by the worker before the call.
-func (q *Queue[T]) finish(o Outcome[T]) {
+// the job. w is the worker calling, or nil off the workers. Succeeded
+// outcomes are counted by the worker before the call.
+func (q *Queue[T]) finish(w *workerState, o Outcome[T]) {
 	switch o.Status {
 	case Failed:
 		q.failed.Add(1)
@@ -366,7 +412,7 @@ func (q *Queue[T]) finish(o Outcome[T]) {
 	if q.onDone != nil {
 		q.callOnDone(o)
 	}
-	q.release()
+	q.release(w)
 }
 
 func (q *Queue[T]) callOnDone(o Outcome[T]) {

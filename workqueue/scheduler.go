@@ -126,7 +126,7 @@ func (q *Queue[T]) schedule() {
 					s.mu.Lock()
 					s.held.Add(-1)
 					s.mu.Unlock()
-					q.cancelRetry(it)
+					q.cancelRetry(nil, it)
 					q.cancelRetries()
 					return
 				}
@@ -152,12 +152,14 @@ func (q *Queue[T]) schedule() {
 // forced shutdown.
 func (q *Queue[T]) cancelRetries() {
 	for _, it := range q.sched.closeAndTake() {
-		q.cancelRetry(it)
+		q.cancelRetry(nil, it)
 	}
 }
 
-func (q *Queue[T]) cancelRetry(it retryItem[T]) {
-	q.finish(Outcome[T]{
+// cancelRetry reports a job taken from the scheduler as canceled; w is the
+// worker calling, or nil.
+func (q *Queue[T]) cancelRetry(w *workerState, it retryItem[T]) {
+	q.finish(w, Outcome[T]{
 		Job:      it.job,
 		Status:   Canceled,
 		Attempts: it.attempts.n,

@@ -8,12 +8,16 @@ import (
 	"time"
 )
 
-// workerState holds one worker's counter. Only its worker writes it, so the
-// hot path touches no cache line shared with other workers.
+// workerState holds one worker's counters. Only its worker writes them, so
+// the hot path touches no cache line shared with other goroutines.
 type workerState struct {
 	succeeded atomic.Int64
-	_         [128 - 8]byte // keep neighbours' counters on separate cache lines
+	finished  atomic.Int64 // outcomes this worker reported (see Queue.outstanding)
+	_         [128 - 16]byte
 }
+
+// cacheLinePad keeps the fields around it on separate cache lines.
+type cacheLinePad [128]byte
 
 // attempts is the retry state of a job between attempts.
 type attempts struct {
@@ -53,7 +57,7 @@ func (q *Queue[T]) work(w *workerState) {
 		case it := <-q.sched.out:
 			q.sched.taken()
 			if q.killed.Load() {
-				q.cancelRetry(it)
+				q.cancelRetry(w, it)
 				continue
 			}
 			q.run(w, it.job, it.attempts)
@@ -66,7 +70,7 @@ func (q *Queue[T]) work(w *workerState) {
 // if a forced shutdown has begun.
 func (q *Queue[T]) start(w *workerState, job T) {
 	if q.killed.Load() {
-		q.finish(Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
+		q.finish(w, Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
 		return
 	}
 	q.run(w, job, attempts{})
@@ -136,15 +140,15 @@ func (q *Queue[T]) settle(w *workerState, job T, st attempts, err error) {
 			q.policy.Budget.Success()
 		}
 		w.succeeded.Add(1)
-		q.finish(Outcome[T]{Job: job, Status: Succeeded, Attempts: st.n})
+		q.finish(w, Outcome[T]{Job: job, Status: Succeeded, Attempts: st.n})
 		return
 	}
 	if q.killed.Load() {
-		q.finish(Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 		return
 	}
 	if q.policy == nil {
-		q.finish(Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: err})
+		q.finish(w, Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: err})
 		return
 	}
 	var elapsed time.Duration
@@ -154,10 +158,10 @@ func (q *Queue[T]) settle(w *workerState, job T, st attempts, err error) {
 	delay, stop := q.policy.Next(q.ctx, err, st.n, st.prev, elapsed)
 	if stop != nil {
 		if q.killed.Load() {
-			q.finish(Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+			q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 			return
 		}
-		q.finish(Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: stop})
+		q.finish(w, Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: stop})
 		return
 	}
 	st.prev = delay
@@ -165,6 +169,6 @@ func (q *Queue[T]) settle(w *workerState, job T, st attempts, err error) {
 	q.retries.Add(1) // before add: the retry may finish before add returns
 	if !q.sched.add(job, st, delay) {
 		q.retries.Add(-1)
-		q.finish(Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 	}
 }

@@ -206,3 +206,36 @@ func TestClientIdleTimeoutDetectsSilentServer(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.GreaterOrEqual(t, hits.Load(), int64(2))
 }
+
+// A server that set retry: and then went silent is closed by the Client's
+// IdleTimeout; the reconnection must still wait the server's delay, not the
+// (much shorter) backoff — r3labs ignored retry:.
+func TestClientKeepsServerRetryAfterIdleTimeout_r3labs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streamHeaders(w)
+		fmt.Fprint(w, "retry: 5000\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // then silence
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var disc []stream.StateEvent
+	c, err := stream.New[Event](&Dialer{URL: srv.URL}, stream.Options[Event]{
+		Backoff:     fastBackoff,
+		Heartbeat:   -1,
+		IdleTimeout: 30 * time.Millisecond,
+		OnState: func(e stream.StateEvent) {
+			if e.State == stream.StateDisconnected && ctx.Err() == nil {
+				disc = append(disc, e)
+				cancel()
+			}
+		},
+	})
+	require.NoError(t, err)
+	err = c.Run(ctx, func(context.Context, Event) error { return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, disc, 1)
+	assert.ErrorIs(t, disc[0].Err, stream.ErrIdleTimeout)
+	assert.GreaterOrEqual(t, disc[0].Delay, 5*time.Second, "retry: 5000 ignored after an idle timeout")
+}

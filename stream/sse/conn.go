@@ -37,9 +37,10 @@ type Conn struct {
 // returning it: io.EOF (wrapped) when the server ended the response,
 // ErrEventTooLarge, a network error, ctx's error if ctx ended (which aborts
 // the stream), or ErrClosed after Close. When the server set a reconnection
-// delay with a retry field, on this connection or an earlier one, an error
-// that ends the stream carries it as a retry.After hint, so a stream.Client
-// waits at least that long before reconnecting.
+// delay with a retry field, on this connection or an earlier one, every
+// error Read returns carries it as a retry.After hint — also after Close or
+// ctx's end, so that a stream.Client that closed the connection itself (say,
+// after its IdleTimeout) still waits at least that long before reconnecting.
 func (c *Conn) Read(ctx context.Context) (Event, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
@@ -47,7 +48,7 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 		return Event{}, c.err
 	}
 	if c.closed.Load() {
-		c.err = ErrClosed
+		c.err = withRetry(ErrClosed, c.dec.Retry())
 		return Event{}, c.err
 	}
 	if ctx.Done() != nil {
@@ -61,9 +62,9 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 	}
 	switch {
 	case c.closed.Load():
-		err = fmt.Errorf("%w: %w", ErrClosed, err)
+		err = withRetry(fmt.Errorf("%w: %w", ErrClosed, err), c.dec.Retry())
 	case ctx.Err() != nil:
-		err = fmt.Errorf("sse: read: %w", context.Cause(ctx))
+		err = withRetry(fmt.Errorf("sse: read: %w", context.Cause(ctx)), c.dec.Retry())
 	case errors.Is(err, io.EOF):
 		err = withRetry(fmt.Errorf("sse: stream ended: %w", err), c.dec.Retry())
 	default:

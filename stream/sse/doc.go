@@ -11,8 +11,9 @@
 //
 //   - Resumption: every connection sends Last-Event-ID, the latest id the
 //     stream set, or the Dialer's LastEventID while it set none. The caller's
-//     ID is never dropped on a retry. [Dialer.ResumeID] tells where the
-//     stream stands, to save it across restarts.
+//     ID is never dropped on a retry. To resume across restarts, save the
+//     ID of the last [Event] the handler processed (not [Dialer.ResumeID],
+//     which may be ahead of the handler) and pass it as LastEventID.
 //   - The server's retry field is a minimum reconnection delay: the error
 //     that ends a connection carries it as a [retry.After] hint, which the
 //     Client honours (capped by its Backoff.MaxHint).

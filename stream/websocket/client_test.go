@@ -193,3 +193,21 @@ func TestClientCancelClosesPromptlyWhenPeerIgnoresClose_coder(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, time.Since(start), 2*time.Second, "Run returns within CloseTimeout, not coder's 10s")
 }
+
+// Cancelling Run closes the connection with the close handshake (status
+// 1000), not by dropping the TCP connection: the Client must close the Conn
+// before it cancels the context the Conn's Read is running with.
+func TestClientCancelClosesWithNormalClosureNotAbruptly(t *testing.T) {
+	statuses := make(chan websocket.StatusCode, 1)
+	srv := wsServer(t, func(ws *websocket.Conn, r *http.Request, _ <-chan struct{}) {
+		_ = ws.Write(r.Context(), websocket.MessageText, []byte("hello"))
+		_, _, err := ws.Read(context.Background()) // until the client closes
+		statuses <- websocket.CloseStatus(err)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	c, err := stream.New[Message](&Dialer{URL: srv.URL}, stream.Options[Message]{})
+	require.NoError(t, err)
+	err = c.Run(ctx, func(context.Context, Message) error { cancel(); return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, websocket.StatusNormalClosure, <-statuses)
+}
