@@ -33,6 +33,9 @@ type Fetcher struct {
 	robots *robotsCache             // nil unless Options.Robots
 
 	stats counters
+	// userAgent is the User-Agent header value of requests made by Get,
+	// All and Stream, shared read-only (cap 1, so an append copies it).
+	userAgent []string
 }
 
 // New returns a Fetcher configured by o, or an error wrapping
@@ -43,7 +46,8 @@ func New(o Options) (*Fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fetcher{cfg: c, log: c.Logger, global: limit.NewSemaphore(int64(c.Concurrency))}
+	f := &Fetcher{cfg: c, log: c.Logger, global: limit.NewSemaphore(int64(c.Concurrency)),
+		userAgent: []string{c.UserAgent}}
 	if c.Adaptive != nil {
 		if f.hosts, err = limit.NewAdaptiveKeyed[string](*c.Adaptive); err != nil {
 			return nil, fmt.Errorf("%w: Adaptive: %w", ErrInvalidOptions, err)
@@ -88,7 +92,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
 	if err != nil {
 		return f.finish(Result{Err: fmt.Errorf("fetch: %w", err)}, rawURL, index, start)
 	}
-	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	req.Header["User-Agent"] = f.userAgent // no per-request allocation
 	return f.finish(f.run(ctx, req), rawURL, index, start)
 }
 
@@ -278,7 +282,11 @@ func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n 
 	resp, err := f.client.Do(out)
 	if err != nil {
 		err = f.attemptError(ctx, actx, err)
-		f.feedback(key, err)
+		if errors.Is(err, ErrTimeout) {
+			// Only a timeout is a signal: a refused or cancelled request
+			// says nothing about the host's capacity.
+			f.feedback(key, err)
+		}
 		return res, err
 	}
 	res.Status, res.Header = resp.StatusCode, resp.Header
@@ -301,7 +309,9 @@ func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n 
 		if !errors.Is(err, ErrBodyTooLarge) {
 			err = f.attemptError(ctx, actx, err)
 		}
-		f.feedback(key, err)
+		if ctx.Err() == nil {
+			f.feedback(key, err)
+		}
 		return res, err
 	}
 	f.feedback(key, nil)
@@ -361,7 +371,8 @@ func (f *Fetcher) statusError(req *http.Request, resp *http.Response) error {
 }
 
 // feedback reports an attempt's outcome to an adaptive per-host cap, while
-// the attempt still holds its host slot: 429, 503 and timeouts are overload.
+// the attempt still holds its host slot: 429, 503 and timeouts are overload,
+// any other response is a success.
 func (f *Fetcher) feedback(key string, err error) {
 	if f.cfg.Adaptive == nil {
 		return

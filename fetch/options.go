@@ -66,7 +66,8 @@ type Options struct {
 	// jitter, Retry-After waits capped at 30s. Use NoRetry() to disable
 	// retries. New copies the policy. Only requests that are safe to repeat
 	// are retried; see Fetcher.Do. The policy's Retryable and OnRetry see
-	// the attempt errors described on Result.Err.
+	// the attempt errors described on Result.Err; they are called from
+	// every goroutine using the Fetcher, so must be safe for concurrent use.
 	Retry *retry.Policy
 
 	// MaxBodyBytes is the largest body returned in a Result (default 10 MiB).
@@ -82,9 +83,9 @@ type Options struct {
 	// transport tuned for fan-out: up to PerHost idle connections kept per
 	// host (so a host's connections are reused, not churned) and at most
 	// PerHost connections per host (the per-host cap, or the adaptive Max,
-	// never above Concurrency); dial, TLS handshake and response header
-	// timeouts set; and no client-wide Timeout (Timeout applies per
-	// attempt). A caller-supplied Client is used as is.
+	// never above Concurrency); dial and TLS handshake timeouts set, a
+	// response header timeout equal to Timeout; and no client-wide Timeout
+	// (Timeout applies per attempt). A caller-supplied Client is used as is.
 	Client *http.Client
 
 	// Logger, if set, receives debug records of retries and robots.txt

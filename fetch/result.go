@@ -31,9 +31,14 @@ type Result struct {
 	// Err is nil for a 2xx response whose body was read in full. Otherwise
 	// it says why: a *StatusError (non-2xx final status), ErrBodyTooLarge,
 	// ErrDisallowed, ErrTimeout (attempt timeout), a network error, or the
-	// context's error. When retries ran out or ctx ended during a backoff, it
-	// is a *retry.Error that still wraps the last attempt's error, so
-	// errors.As finds the *StatusError.
+	// context's error. When retries ran out, or ctx ended during a backoff or
+	// while a retry waited for its slot, it is a *retry.Error that still
+	// wraps the last attempt's error, so errors.As finds the *StatusError
+	// (and Status and Header are that last response's).
+	//
+	// Like the net package's timeouts, an ErrTimeout error also matches
+	// context.DeadlineExceeded with errors.Is: test for ErrTimeout first, or
+	// check ctx.Err(), to tell an attempt timeout from the caller's deadline.
 	Err error
 }
 

@@ -114,15 +114,19 @@ func (c *robotsCache) entry(ctx context.Context, u *url.URL, key string) (*robot
 		}
 		c.mu.Unlock()
 
-		rules, ttl, err := c.fetch(ctx, u, key)
-		if ctx.Err() != nil {
-			// Our caller gave up: do not cache its failure. Waiters see done
-			// closed and try again themselves.
+		rules, ttl, cache, err := c.fetch(ctx, u, key)
+		if !cache || ctx.Err() != nil {
+			// Our caller gave up, or its context could not wait for a slot:
+			// do not cache its failure. Waiters see done closed and try
+			// again themselves.
 			c.mu.Lock()
 			c.removeLocked(e)
 			c.mu.Unlock()
 			close(e.done)
-			return nil, ctx.Err()
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, err
 		}
 		e.rules, e.err, e.expires = rules, err, time.Now().Add(ttl)
 		close(e.done)
@@ -144,16 +148,18 @@ func (c *robotsCache) removeLocked(e *robotsEntry) {
 
 // fetch gets and parses robots.txt for u's host, under the Fetcher's
 // concurrency caps and attempt timeout, and returns the rules or the
-// ErrDisallowed error to cache, with its TTL.
-func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (*robotsRules, time.Duration, error) {
+// ErrDisallowed error to cache, with its TTL. cache is false when the
+// caller's context did not let the request be sent (its error is err): that
+// says nothing about the host.
+func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (rules *robotsRules, ttl time.Duration, cache bool, err error) {
 	robotsURL := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/robots.txt"}).String()
-	unavailable := func(cause error) (*robotsRules, time.Duration, error) {
+	unavailable := func(cause error) (*robotsRules, time.Duration, bool, error) {
 		c.f.log.Debug("fetch: robots.txt unavailable", "host", key, "err", cause)
-		return nil, c.errTTL, fmt.Errorf("%w: robots.txt of %s unavailable: %w", ErrDisallowed, key, cause)
+		return nil, c.errTTL, true, fmt.Errorf("%w: robots.txt of %s unavailable: %w", ErrDisallowed, key, cause)
 	}
 	releaseHost, err := c.f.acquire(ctx, key, nil)
 	if err != nil {
-		return unavailable(err)
+		return nil, 0, false, err
 	}
 	defer c.f.release(releaseHost)
 	actx, cancel := context.WithTimeout(ctx, c.f.cfg.Timeout)
@@ -166,21 +172,21 @@ func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (*robot
 	c.f.stats.robotsFetches.Add(1)
 	resp, err := c.f.client.Do(req)
 	if err != nil {
-		return unavailable(err)
+		return unavailable(c.f.attemptError(ctx, actx, err))
 	}
 	defer drainAndClose(resp.Body)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes))
 		if err != nil {
-			return unavailable(err)
+			return unavailable(c.f.attemptError(ctx, actx, err))
 		}
 		c.f.log.Debug("fetch: robots.txt fetched", "host", key, "bytes", len(body))
-		return parseRobots(body, c.f.cfg.agentToken), c.ttl, nil
+		return parseRobots(body, c.f.cfg.agentToken), c.ttl, true, nil
 	case code == http.StatusTooManyRequests || code >= 500:
 		return unavailable(&StatusError{Method: http.MethodGet, URL: robotsURL, Status: code})
 	default: // other 4xx, and 3xx left after too many redirects: no usable robots.txt
-		return &robotsRules{}, c.ttl, nil
+		return &robotsRules{}, c.ttl, true, nil
 	}
 }
 

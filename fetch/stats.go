@@ -65,12 +65,14 @@ func (c *counters) recordError(err error) {
 	var se *StatusError
 	var re *retry.Error
 	switch {
+	case errors.Is(err, ErrDisallowed):
+		// Before the context cases: a cached robots.txt failure may wrap a
+		// timeout, but the caller's context did not end.
+		c.disallowed.Add(1)
 	case errors.As(err, &re) && (re.Reason == context.Canceled || re.Reason == context.DeadlineExceeded):
 		c.canceled.Add(1) // ctx ended during a backoff
 	case !errors.Is(err, ErrTimeout) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		c.canceled.Add(1)
-	case errors.Is(err, ErrDisallowed):
-		c.disallowed.Add(1)
 	case errors.Is(err, ErrBodyTooLarge):
 		c.tooLarge.Add(1)
 	case errors.As(err, &se):
