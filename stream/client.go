@@ -80,10 +80,12 @@ func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
 // Backoff.MaxHint — and dials again. There is never more than one connection:
 // the old one is closed, and its goroutines have exited, before the next dial.
 //
-// The ctx passed to Dial stays live until that connection is torn down (or
-// the attempt exceeds ConnectTimeout), so a transport may tie the
-// connection's lifetime to it, as an HTTP request body is tied to its
-// request's context.
+// The ctx passed to Dial stays live until that connection is torn down, so a
+// transport may tie the connection's lifetime to it, as an HTTP request body
+// is tied to its request's context. It ends earlier only if Run's ctx ends
+// or ConnectTimeout passes before the connection is up. Once it is up, the
+// end of Run's ctx first closes the connection (Conn.Close, gracefully if
+// the transport can) and then ends the Dial ctx, also while handler runs.
 //
 // Messages already read when a connection fails are still handed to handler
 // before the reconnect. handler receives Run's ctx; time spent in it does not

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -514,4 +515,63 @@ func TestNeverTwoConnectionsAtOnce_recws20(t *testing.T) {
 		assert.Equal(t, int32(1), s.maxOpen.Load())
 		assert.Equal(t, int32(0), s.open.Load())
 	})
+}
+
+// closeRecorder records whether the Dial ctx was still live when Close ran.
+type closeRecorder struct {
+	*fakeConn
+	dialCtx     context.Context
+	liveAtClose chan bool
+}
+
+func (c closeRecorder) Close() error {
+	select {
+	case c.liveAtClose <- c.dialCtx.Err() == nil:
+	default:
+	}
+	return c.fakeConn.Close()
+}
+
+// Cancelling Run must close the Conn while the ctx its Read runs with is
+// still live: transports such as coder/websocket drop the TCP connection
+// without the close handshake when that ctx ends first. This also holds
+// while the handler is busy.
+func TestCancelClosesConnBeforeEndingItsContext(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("busyHandler=%v", busy), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newFakeServer()
+				live := make(chan bool, 1)
+				d := stream.DialFunc[string](func(ctx context.Context) (stream.Conn[string], error) {
+					conn, err := s.Dial(ctx)
+					if err != nil {
+						return nil, err
+					}
+					return closeRecorder{fakeConn: conn.(*fakeConn), dialCtx: ctx, liveAtClose: live}, nil
+				})
+				c, err := stream.New[string](d, stream.Options[string]{Heartbeat: -1})
+				require.NoError(t, err)
+				release := make(chan struct{})
+				r := startRun(t.Context(), c, func(context.Context, string) error {
+					<-release // a handler that ignores ctx
+					return nil
+				})
+				synctest.Wait()
+				if busy {
+					s.next().Push("m")
+					synctest.Wait()
+				}
+				r.cancel()
+				synctest.Wait()
+				select {
+				case v := <-live:
+					assert.True(t, v, "Conn.Close ran after its ctx ended")
+				default:
+					t.Fatal("cancelling Run did not close the connection")
+				}
+				close(release)
+				require.ErrorIs(t, r.stop(), context.Canceled)
+			})
+		})
+	}
 }

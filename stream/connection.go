@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicego/sluice/retry"
@@ -178,58 +179,58 @@ func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.
 
 // liveness is the clock the watchdog reads: when something last arrived,
 // and whether the clock is suspended because the application, not the
-// peer, is the one not keeping up. All methods are no-ops on nil.
+// peer, is the one not keeping up. It is lock-free, as touch runs for every
+// message: times are monotonic nanoseconds since base. All methods are
+// no-ops on nil.
 type liveness struct {
-	mu        sync.Mutex
-	last      time.Time // last arrival, or end of the last suspension
-	suspended int       // suspensions in progress
-	epoch     uint64    // suspensions begun so far
+	base      time.Time
+	last      atomic.Int64  // last arrival, or end of the last suspension
+	suspended atomic.Int32  // suspensions in progress
+	epoch     atomic.Uint64 // suspensions begun so far
 }
 
-func newLiveness() *liveness { return &liveness{last: time.Now()} }
+func newLiveness() *liveness { return &liveness{base: time.Now()} }
+
+func (l *liveness) now() int64 { return int64(time.Since(l.base)) }
 
 func (l *liveness) touch() {
 	if l == nil {
 		return
 	}
-	now := time.Now()
-	l.mu.Lock()
-	l.last = now
-	l.mu.Unlock()
+	l.last.Store(l.now())
 }
 
 func (l *liveness) suspend() {
 	if l == nil {
 		return
 	}
-	l.mu.Lock()
-	l.suspended++
-	l.epoch++
-	l.mu.Unlock()
+	l.suspended.Add(1)
+	l.epoch.Add(1)
 }
 
-// resume ends a suspension and restarts the clock from now.
+// resume ends a suspension and restarts the clock from now. It moves the
+// clock before it ends the suspension, so that a snapshot that sees no
+// suspension also sees the new time.
 func (l *liveness) resume() {
 	if l == nil {
 		return
 	}
-	now := time.Now()
-	l.mu.Lock()
-	l.suspended--
-	l.last = now
-	l.mu.Unlock()
+	l.last.Store(l.now())
+	l.suspended.Add(-1)
 }
 
+// snapshot returns the last arrival, whether the clock is suspended, and
+// the epoch to pass to steadySince. It reads in the reverse order of the
+// writers (epoch, suspended, then last), so it never pairs "not suspended"
+// with a time older than the end of the latest suspension.
 func (l *liveness) snapshot() (last time.Time, suspended bool, epoch uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.last, l.suspended > 0, l.epoch
+	epoch = l.epoch.Load()
+	suspended = l.suspended.Load() > 0
+	return l.base.Add(time.Duration(l.last.Load())), suspended, epoch
 }
 
 // steadySince reports whether no suspension is in progress or has begun
 // since the snapshot that returned epoch.
 func (l *liveness) steadySince(epoch uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.suspended == 0 && l.epoch == epoch
+	return l.suspended.Load() == 0 && l.epoch.Load() == epoch
 }

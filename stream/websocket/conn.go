@@ -42,6 +42,15 @@ type Conn struct {
 
 	buf []byte // reused read buffer; owned by the goroutine in Read
 
+	// Read gives github.com/coder/websocket a ctx that never ends (which
+	// spares it two allocations per frame) and honours its own ctx with one
+	// context.AfterFunc per distinct ctx: see watchRead.
+	reading   atomic.Uint64   // watchGen of the Read in progress, 0 if none
+	watchGen  uint64          // counts registrations; owned by the goroutine in Read
+	watchDone <-chan struct{} // Done of the ctx watched; owned by the goroutine in Read
+	watchMu   sync.Mutex      // guards watchStop, for Close
+	watchStop func() bool
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -51,15 +60,25 @@ type Conn struct {
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 
 // Read blocks until a whole message has arrived and returns it; the Message
-// owns its Data. It returns an error when ctx ends (the connection is then
-// closed), when the peer closes the connection (the error wraps
+// owns its Data. It returns an error matching ctx.Err() when ctx ends before
+// or during the Read (the connection is then closed; ending ctx after Read
+// returned has no effect), when the peer closes the connection (the error wraps
 // github.com/coder/websocket.CloseError, see CloseStatus there), when the
 // message exceeds ReadLimit (ErrMessageTooBig; the connection is closed with
 // status 1009), on a network error, or ErrClosed after Close.
 func (c *Conn) Read(ctx context.Context) (Message, error) {
-	typ, r, err := c.ws.Reader(ctx)
+	if done := ctx.Done(); done != nil {
+		c.watchRead(ctx, done)
+		c.reading.Store(c.watchGen)
+		defer c.reading.Store(0)
+		if ctx.Err() != nil { // ended before the Read: closed, as in coder/websocket
+			_ = c.ws.CloseNow()
+			return Message{}, c.readError(ctx, ctx.Err())
+		}
+	}
+	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
-		return Message{}, c.readError(err)
+		return Message{}, c.readError(ctx, err)
 	}
 	if c.buf == nil {
 		c.buf = make([]byte, initialReadBuf)
@@ -76,7 +95,7 @@ func (c *Conn) Read(ctx context.Context) (Message, error) {
 		}
 		if err != nil {
 			c.dropLargeBuf()
-			return Message{}, c.readError(err)
+			return Message{}, c.readError(ctx, err)
 		}
 	}
 	m := Message{Type: Text, Data: make([]byte, n)}
@@ -94,9 +113,42 @@ func (c *Conn) dropLargeBuf() {
 	}
 }
 
-func (c *Conn) readError(err error) error {
+// watchRead makes the end of ctx, whose Done channel is done, close the
+// connection while a Read is in progress. The registration is kept for the
+// next Read with the same ctx (a stream.Client always passes the same one)
+// and replaced when another ctx comes.
+func (c *Conn) watchRead(ctx context.Context, done <-chan struct{}) {
+	if done == c.watchDone {
+		return
+	}
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if c.watchStop != nil {
+		c.watchStop()
+	}
+	if c.closed.Load() {
+		c.watchDone, c.watchStop = nil, nil
+		return
+	}
+	c.watchGen++
+	gen := c.watchGen
+	c.watchDone = done
+	c.watchStop = context.AfterFunc(ctx, func() {
+		// Only a Read with this ctx: the callback may run late, during a
+		// Read with another one. Read sets reading before it checks
+		// ctx.Err, so either this sees the Read or the Read sees the end.
+		if c.reading.Load() == gen {
+			_ = c.ws.CloseNow()
+		}
+	})
+}
+
+func (c *Conn) readError(ctx context.Context, err error) error {
 	if c.closed.Load() {
 		return fmt.Errorf("%w: read: %w", ErrClosed, err)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = fmt.Errorf("%w: %w", ctxErr, err)
 	}
 	if errors.Is(err, websocket.ErrMessageTooBig) {
 		return fmt.Errorf("%w: %w", ErrMessageTooBig, err)
@@ -124,7 +176,9 @@ func (c *Conn) Write(ctx context.Context, m Message) error {
 
 // Ping sends a ping and blocks until the pong arrives, ctx ends or the
 // connection closes. The pong is only processed while a Read is in progress
-// on another goroutine. Ending ctx does not close the connection.
+// on another goroutine. Ending ctx while Ping waits for the pong does not
+// close the connection; ending it while the ping frame is being written
+// does (github.com/coder/websocket closes a connection whose write was cut).
 func (c *Conn) Ping(ctx context.Context) error {
 	if err := c.ws.Ping(ctx); err != nil {
 		if c.closed.Load() {
@@ -144,6 +198,11 @@ func (c *Conn) Ping(ctx context.Context) error {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.watchMu.Lock()
+		if c.watchStop != nil {
+			c.watchStop() // release the registration with the Read ctx
+		}
+		c.watchMu.Unlock()
 		done := make(chan error, 1)
 		go func() { done <- c.ws.Close(websocket.StatusNormalClosure, "") }()
 		t := time.NewTimer(c.closeTimeout)

@@ -307,3 +307,44 @@ func TestCloseBoundedWithCallerHTTPClient(t *testing.T) {
 	require.ErrorIs(t, c.Close(), ErrCloseTimeout)
 	assert.Less(t, time.Since(start), time.Second)
 }
+
+// A Read whose ctx ends while it waits returns ctx's error and closes the
+// connection, as coder/websocket's own Read does.
+func TestReadContextEndClosesConnection(t *testing.T) {
+	srv := echoServer(t)
+	c, err := (&Dialer{URL: srv.URL}).DialConn(t.Context())
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err = c.Read(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = c.Read(t.Context())
+	require.Error(t, err, "the connection is closed")
+
+	c2, err := (&Dialer{URL: srv.URL}).DialConn(t.Context())
+	require.NoError(t, err)
+	defer c2.Close()
+	done, cancel2 := context.WithCancel(t.Context())
+	cancel2()
+	_, err = c2.Read(done)
+	require.ErrorIs(t, err, context.Canceled, "a ctx that already ended")
+	require.Error(t, c2.Write(t.Context(), Message{Data: []byte("x")}), "closed as well")
+}
+
+// The common per-call pattern — ctx, cancel := WithTimeout; Read; cancel() —
+// must not close the connection once Read has returned.
+func TestReadContextEndedAfterReadKeepsConnection(t *testing.T) {
+	srv := echoServer(t)
+	c, err := (&Dialer{URL: srv.URL}).DialConn(t.Context())
+	require.NoError(t, err)
+	defer c.Close()
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		require.NoError(t, c.Write(ctx, Message{Data: []byte{byte(i)}}))
+		m, err := c.Read(ctx)
+		cancel()
+		require.NoError(t, err)
+		require.Equal(t, []byte{byte(i)}, m.Data)
+	}
+}
