@@ -40,7 +40,7 @@ func TestZeroPolicyUsesDocumentedDefaults(t *testing.T) {
 
 // Peers panicked with zero jitter ranges (rand.Int63n(0)) or overflowed
 // float64→int64 conversions at large attempt numbers (retry-go v4, sethvargo).
-func TestDelayNeverPanicsOverflowsOrGoesNegative(t *testing.T) {
+func TestDelayNeverPanicsOverflowsOrGoesNegative_retrygoV4_sethvargo(t *testing.T) {
 	attempts := []int{math.MinInt, -1, 0, 1, 2, 30, 62, 63, 64, 100, 1000, 1 << 20, math.MaxInt}
 	durations := []time.Duration{math.MinInt64, -1, 0, 1, time.Millisecond, time.Hour, math.MaxInt64 / 2, math.MaxInt64}
 	mults := []float64{math.Inf(-1), -3, 0, 0.5, 1, 2, 1e300, math.Inf(1), math.NaN()}
