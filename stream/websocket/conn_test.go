@@ -156,6 +156,7 @@ func TestHandshakeStatusClassification(t *testing.T) {
 		permanent bool
 		hint      time.Duration
 	}{
+		{200, nil, true, 0}, // an HTML page, not a WebSocket endpoint
 		{401, nil, true, 0},
 		{403, nil, true, 0},
 		{404, nil, true, 0},

@@ -68,8 +68,8 @@ type Dialer struct {
 // until the server answered, ctx ended or HandshakeTimeout passed; ctx bounds
 // only the handshake, not the connection's life.
 //
-// A refusal is a *HandshakeError, wrapped with retry.Permanent for 4xx
-// statuses other than 408, 425 and 429, and with retry.After when a 429 or
+// A refusal is a *HandshakeError, wrapped with retry.Permanent for statuses
+// below 500 other than 408, 425 and 429 (see HandshakeError.Permanent), and with retry.After when a 429 or
 // 503 answer carries a Retry-After header. Network errors are returned
 // wrapped, unmarked (retryable). If ctx ended, the error matches ctx.Err().
 func (d *Dialer) Dial(ctx context.Context) (stream.Conn[Message], error) {

@@ -17,8 +17,9 @@
 // for at most CloseTimeout, then closes the TCP connection.
 //
 // Handshake failures are classified for the Client's retry loop: an answer
-// with a 4xx status other than 408, 425 and 429 is a [*HandshakeError]
-// marked [retry.Permanent], so Run stops instead of hammering a server that
-// refuses the client; 5xx, 408, 425, 429 and network errors are retryable,
+// with a status below 500 other than 408, 425 and 429 (a 4xx refusal, or a
+// 2xx/3xx page that is no WebSocket endpoint) is a [*HandshakeError] marked
+// [retry.Permanent], so Run stops instead of hammering a server that refuses
+// the client; 5xx, 408, 425, 429 and network errors are retryable,
 // and a Retry-After header becomes a [retry.After] hint.
 package websocket

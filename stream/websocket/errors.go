@@ -45,12 +45,13 @@ func (e *HandshakeError) Error() string {
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // Permanent reports whether retrying the handshake is pointless: the status
-// is a 4xx other than 408 Request Timeout, 425 Too Early and 429 Too Many
-// Requests.
+// is below 500 (a 2xx or 3xx answer means the URL is not a WebSocket
+// endpoint; a 4xx refuses the request), except 408 Request Timeout, 425 Too
+// Early and 429 Too Many Requests.
 func (e *HandshakeError) Permanent() bool {
 	switch e.Status {
 	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
 	}
-	return e.Status >= 400 && e.Status < 500
+	return e.Status < 500
 }
