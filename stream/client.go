@@ -294,6 +294,13 @@ func (c *Client[M]) flush(cn *connection[M], commit func() bool) error {
 			continue
 		}
 		if err := cn.conn.Write(cn.ctx, q.m); err != nil {
+			if errors.Is(err, ErrInvalidMessage) {
+				c.mu.Lock()
+				c.dropped++
+				c.mu.Unlock()
+				c.cfg.Logger.Warn("stream: dropping a queued message the connection refused", "err", err)
+				continue
+			}
 			c.mu.Lock()
 			c.buf.pushFront(q) // room: Sends cannot queue while we hold wlock
 			c.mu.Unlock()
@@ -392,7 +399,7 @@ func (c *Client[M]) Send(ctx context.Context, m M) error {
 // write writes m on cn; the caller holds wlock.
 func (c *Client[M]) write(ctx context.Context, cn *connection[M], m M) error {
 	if err := cn.conn.Write(ctx, m); err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrInvalidMessage) {
 			cn.fail(fmt.Errorf("stream: write: %w", err))
 		}
 		return err

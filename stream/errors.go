@@ -29,6 +29,13 @@ var (
 	// and the buffer flush took longer than Options.ConnectTimeout.
 	ErrConnectTimeout = errors.New("stream: connect timeout")
 
+	// ErrInvalidMessage is matched by the error a Conn's Write returns when it
+	// refuses a message without writing any of it (a message type the
+	// transport cannot send, a read-only stream). The connection stays up:
+	// Send returns the error, and a queued message refused at flush time is
+	// dropped and counted in Stats.Dropped.
+	ErrInvalidMessage = errors.New("stream: invalid message")
+
 	// ErrInvalidOptions is wrapped by the error New returns for bad Options.
 	ErrInvalidOptions = errors.New("stream: invalid options")
 )

@@ -207,3 +207,37 @@ func TestConcurrentSendsNeverOverlapOrPanic_gorilla390(t *testing.T) {
 	assert.GreaterOrEqual(t, s.dials.Load(), int32(10))
 	assert.Equal(t, int32(0), s.open.Load())
 }
+
+// A message the connection refuses without writing anything (a wrong
+// WebSocket message type, any write on SSE) is the caller's mistake: Send
+// returns the error and the healthy connection stays up.
+func TestInvalidMessageDoesNotKillHealthyConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer()
+		s.writeErr = func(m string) error {
+			if m == "bad" {
+				return fmt.Errorf("fake: cannot send %q: %w", m, stream.ErrInvalidMessage)
+			}
+			return nil
+		}
+		c := newClient(t, s, stream.Options[string]{SendBuffer: 4})
+		ctx := t.Context()
+		require.NoError(t, c.Send(ctx, "queued-1"))
+		require.NoError(t, c.Send(ctx, "bad")) // queued while disconnected
+		require.NoError(t, c.Send(ctx, "queued-2"))
+		r := startRun(ctx, c, (&collect{}).handle)
+		synctest.Wait()
+		conn := s.next()
+		require.NotNil(t, conn)
+		assert.Equal(t, []string{"queued-1", "queued-2"}, conn.Recv(), "the refused queued message is dropped, the rest flushed")
+
+		assert.ErrorIs(t, c.Send(ctx, "bad"), stream.ErrInvalidMessage)
+		require.NoError(t, c.Send(ctx, "good"))
+		assert.Equal(t, []string{"good"}, conn.Recv())
+		st := c.Stats()
+		assert.Equal(t, uint64(1), st.Dials, "no redial")
+		assert.Equal(t, uint64(1), st.Dropped)
+		assert.False(t, conn.isClosed())
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}

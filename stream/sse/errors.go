@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/sluicego/sluice/stream"
 )
 
 var (
@@ -24,8 +26,8 @@ var (
 
 	// ErrReadOnly is returned by Write: server-sent events flow one way, from
 	// the server to the client. Send data to the server with a separate HTTP
-	// request.
-	ErrReadOnly = errors.New("sse: stream is read-only")
+	// request. It matches stream.ErrInvalidMessage: the connection stays up.
+	ErrReadOnly = fmt.Errorf("sse: stream is read-only: %w", stream.ErrInvalidMessage)
 
 	// ErrClosed is returned by Read after Close.
 	ErrClosed = errors.New("sse: connection closed")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/sluicego/sluice/stream"
 )
 
 var (
@@ -13,8 +15,9 @@ var (
 	ErrMessageTooBig = errors.New("websocket: message too big")
 
 	// ErrMessageType is returned by Write for a Message whose Type is neither
-	// Text nor Binary.
-	ErrMessageType = errors.New("websocket: invalid message type")
+	// Text nor Binary. It matches stream.ErrInvalidMessage: the connection
+	// stays up.
+	ErrMessageType = fmt.Errorf("websocket: invalid message type: %w", stream.ErrInvalidMessage)
 
 	// ErrClosed is returned by Read, Write and Ping after Close was called.
 	ErrClosed = errors.New("websocket: connection closed")
