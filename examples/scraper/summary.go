@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/sluicego/sluice/fetch"
+)
+
+// summary accumulates results. It is only touched by run's goroutine.
+type summary struct {
+	Total       int            // URLs asked for
+	Done        int            // results received so far
+	OK          int            // 2xx with the whole body
+	Failed      map[string]int // failures by reason
+	Retries     int            // attempts beyond the first, over all URLs
+	Bytes       int64
+	Elapsed     time.Duration
+	P50, P95    time.Duration // time to final result, waits and retries included
+	MaxInFlight string        // per site, for the embedded sites
+	start       time.Time
+	latencies   []time.Duration
+}
+
+func newSummary(total int) *summary {
+	return &summary{Total: total, Failed: map[string]int{}, start: time.Now(),
+		latencies: make([]time.Duration, 0, total)}
+}
+
+func (s *summary) add(r fetch.Result) {
+	s.Done++
+	s.Retries += max(r.Attempts-1, 0)
+	s.latencies = append(s.latencies, r.Duration)
+	if r.OK() {
+		s.OK++
+		s.Bytes += int64(len(r.Body))
+		return
+	}
+	s.Failed[reason(r.Err)]++
+}
+
+func (s *summary) failed() int {
+	n := 0
+	for _, v := range s.Failed {
+		n += v
+	}
+	return n
+}
+
+// reason names the cause of a failed fetch for the summary table. fetch
+// wraps exhausted retries in a *retry.Error that still wraps the last
+// attempt's error, so errors.Is and errors.As see through it.
+func reason(err error) string {
+	var se *fetch.StatusError
+	var ne net.Error
+	switch { // order matters: an attempt timeout also matches DeadlineExceeded
+	case err == nil:
+		return "ok"
+	case errors.Is(err, fetch.ErrTimeout):
+		return "attempt timeout"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled" // Ctrl+C, even if an earlier attempt got a 503
+	case errors.As(err, &se):
+		return fmt.Sprintf("HTTP %d", se.Status)
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, fetch.ErrDisallowed):
+		return "robots.txt disallows"
+	case errors.Is(err, fetch.ErrBodyTooLarge):
+		return "body too large"
+	case errors.As(err, &ne):
+		return "network error"
+	}
+	return "other"
+}
+
+func (s *summary) progress(w io.Writer, live bool) {
+	el := time.Since(s.start)
+	line := fmt.Sprintf("[%4d/%d] ok %d, failed %d, retries %d, %.0f pages/s",
+		s.Done, s.Total, s.OK, s.failed(), s.Retries, float64(s.Done)/el.Seconds())
+	if live {
+		fmt.Fprintf(w, "\r\033[K%s", line) // rewrite the line in place
+	} else {
+		fmt.Fprintf(w, "%6.1fs %s\n", el.Seconds(), line)
+	}
+}
+
+func (s *summary) print(w io.Writer) {
+	s.Elapsed = time.Since(s.start)
+	slices.Sort(s.latencies)
+	s.P50, s.P95 = percentile(s.latencies, 50), percentile(s.latencies, 95)
+
+	fmt.Fprintf(w, "\n%-22s %6d\n", "ok", s.OK)
+	fmt.Fprintf(w, "%-22s %6d\n", "failed", s.failed())
+	for _, k := range slices.Sorted(maps.Keys(s.Failed)) {
+		fmt.Fprintf(w, "  %-20s %6d\n", k, s.Failed[k])
+	}
+	fmt.Fprintf(w, "%-22s %6d\n", "total", s.OK+s.failed())
+	fmt.Fprintf(w, "%-22s %6d\n", "retries", s.Retries)
+	fmt.Fprintf(w, "%-22s %6.1f pages/s, %.0f KiB/s\n", "throughput",
+		float64(s.Done)/s.Elapsed.Seconds(), float64(s.Bytes)/1024/s.Elapsed.Seconds())
+	fmt.Fprintf(w, "%-22s p50 %v, p95 %v\n", "latency", s.P50.Round(time.Millisecond), s.P95.Round(time.Millisecond))
+	fmt.Fprintf(w, "%-22s %v\n", "elapsed", s.Elapsed.Round(time.Millisecond))
+	if s.MaxInFlight != "" {
+		fmt.Fprintf(w, "%-22s %s\n", "max in flight", s.MaxInFlight)
+	}
+}
+
+// percentile returns the p-th percentile of sorted (nearest rank).
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)*p+99)/100-1]
+}
