@@ -4,21 +4,41 @@ import "context"
 
 // Conn is one live connection carrying messages of type M.
 type Conn[M any] interface {
-	// Read blocks until a message arrives, ctx ends or the connection fails. Called from one goroutine at a time.
+	// Read blocks until a message arrives, ctx ends or the connection
+	// fails. The Client calls it from one goroutine at a time.
 	Read(ctx context.Context) (M, error)
-	// Write sends one message. Called from one goroutine at a time (the Client serialises writes).
+
+	// Write sends one message. The Client serialises writes, so it is
+	// called from one goroutine at a time. An error matching
+	// ErrInvalidMessage means the message was refused and nothing was
+	// written: the connection stays up.
 	Write(ctx context.Context, m M) error
-	// Close closes the connection, gracefully if possible, and returns within a bounded time (transports bound
-	// the graceful close and then force it). Safe to call concurrently with Read/Write, which then return errors; idempotent.
+
+	// Close closes the connection, gracefully if possible, and returns
+	// within a bounded time: transports bound the graceful close and then
+	// force it. It is safe to call concurrently with Read and Write, which
+	// then return errors, and more than once.
 	Close() error
 }
 
-// Pinger is implemented by Conns that can check liveness; Ping returns when the peer answered or ctx ends.
+// Pinger is implemented by Conns that can check liveness. Ping returns when
+// the peer answered or ctx ends.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Dialer opens connections. A dial error wrapped with retry.Permanent ends Run.
+// ForceCloser is implemented by Conns that can close at once, without a
+// closing handshake. The Client calls CloseNow instead of Close when the
+// peer is deemed dead (a ping went unanswered, or nothing arrived for
+// IdleTimeout): a graceful close would only wait for an answer that cannot
+// come, and delay the reconnect. Like Close, CloseNow is safe to call
+// concurrently with Read and Write, and more than once (also after Close).
+type ForceCloser interface {
+	CloseNow() error
+}
+
+// Dialer opens connections. A dial error wrapped with retry.Permanent ends
+// Run.
 type Dialer[M any] interface {
 	Dial(ctx context.Context) (Conn[M], error)
 }

@@ -74,6 +74,24 @@ func (cn *connection[M]) close() {
 	cn.closeOnce.Do(func() { _ = cn.conn.Close() })
 }
 
+// abandon is fail for a peer deemed dead: it closes the Conn at once, with
+// CloseNow where the Conn is a ForceCloser, instead of waiting for a closing
+// handshake that cannot be answered.
+func (cn *connection[M]) abandon(err error) {
+	cn.mu.Lock()
+	if cn.reason == nil {
+		cn.reason = err
+	}
+	cn.mu.Unlock()
+	cn.closeOnce.Do(func() {
+		if fc, ok := cn.conn.(ForceCloser); ok {
+			_ = fc.CloseNow()
+			return
+		}
+		_ = cn.conn.Close()
+	})
+}
+
 // read is the reader goroutine: it reads until the connection fails and
 // hands every message, then the error, to Run in order. While items is
 // full — the handler is busy — it stops reading and suspends the liveness
@@ -143,7 +161,7 @@ func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.
 		wait := poll
 		if !suspended && idle > 0 {
 			if now.Sub(last) >= idle {
-				cn.fail(fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, idle))
+				cn.abandon(fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, idle))
 				return
 			}
 			wait = min(wait, last.Add(idle).Sub(now))
@@ -160,7 +178,7 @@ func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.
 				case err == nil:
 					l.touch()
 				case l.steadySince(epoch):
-					cn.fail(fmt.Errorf("%w within %v: %w", ErrPingTimeout, pingTimeout, err))
+					cn.abandon(fmt.Errorf("%w within %v: %w", ErrPingTimeout, pingTimeout, err))
 					return
 				}
 				nextPing = time.Now().Add(heartbeat)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicego/sluice/stream"
 )
@@ -113,7 +114,20 @@ func (c *fakeConn) Write(ctx context.Context, m string) error {
 	}
 }
 
+// Close closes gracefully: with srv.slowClose set it first waits that long,
+// as a close handshake with a dead peer would.
 func (c *fakeConn) Close() error {
+	if c.srv.slowClose > 0 {
+		select {
+		case <-time.After(c.srv.slowClose):
+		case <-c.closed:
+		}
+	}
+	return c.CloseNow()
+}
+
+// CloseNow closes at once (stream.ForceCloser).
+func (c *fakeConn) CloseNow() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.srv.open.Add(-1)
@@ -163,6 +177,8 @@ type fakeServer struct {
 	onAccept func(c *fakeConn)    // runs before Dial returns
 	writeErr func(m string) error // error for a Write of m, or nil
 	block    bool                 // Dial blocks until ctx ends
+
+	slowClose time.Duration // how long a graceful Close takes
 }
 
 func newFakeServer() *fakeServer {

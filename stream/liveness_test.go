@@ -154,3 +154,39 @@ func TestWriteErrorClosesConnectionAndRedials(t *testing.T) {
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})
 }
+
+// A peer deemed dead is closed at once (ForceCloser), not with a closing
+// handshake it cannot answer: the reconnect is not delayed by the close.
+func TestDeadPeerClosedAtOnceNotAfterGracefulCloseTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts stream.Options[string]
+		at   time.Duration
+	}{
+		{"ping timeout", stream.Options[string]{Heartbeat: time.Second, PingTimeout: 500 * time.Millisecond}, 1500 * time.Millisecond},
+		{"idle timeout", stream.Options[string]{Heartbeat: -1, IdleTimeout: 2 * time.Second}, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newFakeServer()
+				s.pinger = true
+				s.slowClose = 10 * time.Second
+				s.onAccept = func(c *fakeConn) { c.deaf.Store(true) }
+				var ev events
+				o := tc.opts
+				o.OnState = ev.add
+				o.Backoff = noJitter
+				c := newClient(t, s, o)
+				start := time.Now()
+				r := startRun(t.Context(), c, (&collect{}).handle)
+				synctest.Wait()
+				for c.Stats().State != stream.StateDisconnected {
+					time.Sleep(time.Millisecond)
+					synctest.Wait()
+				}
+				assert.Equal(t, tc.at, time.Since(start).Truncate(time.Millisecond), "disconnected when the peer was found dead, not after a 10s close")
+				require.ErrorIs(t, r.stop(), context.Canceled)
+			})
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 var (
 	_ stream.Conn[Message] = (*Conn)(nil)
 	_ stream.Pinger        = (*Conn)(nil)
+	_ stream.ForceCloser   = (*Conn)(nil)
 )
 
 const (
@@ -219,6 +220,26 @@ func (c *Conn) Close() error {
 		}
 	})
 	return c.closeErr
+}
+
+// CloseNow closes the connection at once, without a closing handshake: it
+// closes the TCP connection (stream.ForceCloser). The Client uses it when the
+// peer is deemed dead. It is safe to call concurrently with Read, Write and
+// Close, and more than once; after Close it does nothing.
+func (c *Conn) CloseNow() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.watchMu.Lock()
+		if c.watchStop != nil {
+			c.watchStop()
+		}
+		c.watchMu.Unlock()
+		if c.netConn != nil {
+			c.netConn.close()
+		}
+		_ = c.ws.CloseNow()
+	})
+	return nil
 }
 
 // closeResult keeps the errors of a close handshake that matter: a peer that
