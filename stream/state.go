@@ -61,7 +61,11 @@ type StateEvent struct {
 func (e StateEvent) String() string {
 	s := e.State.String()
 	if e.State == StateDisconnected && e.Delay > 0 {
-		s += " (attempt " + strconv.Itoa(e.Attempt) + ", retry in " + e.Delay.String() + ")"
+		if e.Attempt > 0 {
+			s += " (attempt " + strconv.Itoa(e.Attempt) + ", retry in " + e.Delay.String() + ")"
+		} else {
+			s += " (retry in " + e.Delay.String() + ")"
+		}
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

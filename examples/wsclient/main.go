@@ -124,9 +124,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	s.States = map[string]int{}
 	client, err := stream.New[websocket.Message](
 		&websocket.Dialer{
-			URL:          cfg.URL,
-			ReadLimit:    64 << 10,      // refuse absurd messages
-			CloseTimeout: cfg.Heartbeat, // a dead peer will not answer our close frame either
+			URL:       cfg.URL,
+			ReadLimit: 64 << 10, // refuse absurd messages
 		},
 		stream.Options[websocket.Message]{
 			Backoff:     retry.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second},
