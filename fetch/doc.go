@@ -2,19 +2,33 @@
 //
 // A Fetcher fetches single URLs (Get, Do) or batches (All, in input order;
 // Stream, as results complete) under two concurrency caps: a global one
-// (Options.Concurrency) and one per host (Options.PerHost), optionally with a
-// per-host rate or minimum delay, robots.txt rules and Crawl-delay, and an
-// adaptive (AIMD) per-host cap. Every URL ends in exactly one Result: a 2xx
-// response with its whole body, or an error that says what happened. A
-// non-2xx final status is a *StatusError; a body longer than
+// (Options.Concurrency) and one per host (Options.PerHost, or
+// Options.HostLimits for particular hosts), optionally with a per-host rate
+// or minimum delay, robots.txt rules and Crawl-delay, and an adaptive (AIMD)
+// per-host cap. Every URL ends in exactly one Result: a 2xx response with its
+// whole body, or an error that says what happened. A non-2xx final status is a *StatusError; a body longer than
 // Options.MaxBodyBytes is ErrBodyTooLarge, never a truncated body.
+//
+// # Outcomes
+//
+// Result.Outcome puts every Result in exactly one category (OutcomeOK,
+// OutcomeStatusError, OutcomeNetworkError, OutcomeTimeout, OutcomeTooLarge,
+// OutcomeDisallowed, OutcomeCanceled or OutcomeOther), the same one whose
+// counter Stats increments. Prefer it to chains of errors.Is: Result.Err may
+// match several sentinels at once (an attempt timeout also matches
+// context.DeadlineExceeded; a cancellation during a retry's backoff also
+// wraps the last attempt's *StatusError), and Outcome resolves them in a
+// documented order.
 //
 // # Hosts
 //
 // Per-host limits are keyed by the URL's lower-cased host name and port,
 // the port defaulting from the scheme (80 for http, 443 for https). So
 // http://Example.com and http://example.com:80 share a cap, while two
-// listeners on 127.0.0.1 with different ports are different hosts.
+// listeners on 127.0.0.1 with different ports are different hosts. Every host
+// gets Options.PerHost, except those given a cap of their own in
+// Options.HostLimits: a key "example.com" covers that host on every port, a
+// key "example.com:8443" only that port (and wins over "example.com").
 //
 // # Slots, timeouts and head-of-line blocking
 //

@@ -108,3 +108,52 @@ func ExampleFetcher_Stream() {
 	// [page x page y page z]
 	// 3 ok
 }
+
+func ExampleResult_Outcome() {
+	srv := newExampleServer()
+	defer srv.Close()
+	f, _ := fetch.New(fetch.Options{Retry: fetch.NoRetry()})
+	defer f.CloseIdleConnections()
+
+	byOutcome := map[fetch.Outcome]int{}
+	for _, r := range f.All(context.Background(), []string{srv.URL + "/ok/1", srv.URL + "/missing", "not a URL"}) {
+		o := r.Outcome() // exactly one category per Result, as Stats counts it
+		byOutcome[o]++
+		if o == fetch.OutcomeStatusError {
+			fmt.Println(o, r.Status) // details from the Result, or errors.As on r.Err
+		}
+	}
+	fmt.Println(byOutcome[fetch.OutcomeOK], byOutcome[fetch.OutcomeOther])
+	st := f.Stats()
+	fmt.Println(st.OK, st.StatusErrors, st.OtherErrors)
+	// Output:
+	// status error 404
+	// 1 1
+	// 1 1 1
+}
+
+func ExampleOptions_hostLimits() {
+	fragile := newExampleServer()
+	defer fragile.Close()
+	f, err := fetch.New(fetch.Options{
+		Concurrency: 32,
+		PerHost:     8, // every host...
+		HostLimits: map[string]int{
+			strings.TrimPrefix(fragile.URL, "http://"): 1, // ...but this host:port
+			"api.example.com":                          2, // and api.example.com on any port
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.CloseIdleConnections()
+	res := f.Get(context.Background(), fragile.URL+"/ok/1")
+	fmt.Println(res.Outcome(), string(res.Body))
+
+	_, err = fetch.New(fetch.Options{HostLimits: map[string]int{"api.example.com/v1": 2}})
+	fmt.Println(errors.Is(err, fetch.ErrInvalidOptions))
+	// Output:
+	// ok page 1
+	// true
+}

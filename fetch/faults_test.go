@@ -55,7 +55,7 @@ func TestStalledServerTimesOut(t *testing.T) {
 	require.ErrorIs(t, res.Err, ErrTimeout)
 	assert.Equal(t, 2, res.Attempts, "a timeout is transient")
 	assert.Less(t, time.Since(start), 2*time.Second)
-	assert.Equal(t, int64(1), f.Stats().NetworkErrors)
+	assert.Equal(t, int64(1), f.Stats().Timeouts)
 }
 
 // A body that trickles and then stalls is cut off by the same Timeout.

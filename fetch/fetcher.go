@@ -17,10 +17,11 @@ import (
 	"github.com/sluicego/sluice/retry"
 )
 
-// Fetcher fetches URLs under a global concurrency cap, a per-host cap, an
-// optional per-host rate and robots.txt politeness, retrying transient
-// failures where that is safe. It is safe for concurrent use: the caps hold
-// across all callers sharing it. Create it with New.
+// Fetcher fetches URLs under a global concurrency cap, a per-host cap (the
+// same for every host, or set per host by Options.HostLimits), an optional
+// per-host rate and robots.txt politeness, retrying transient failures where
+// that is safe. It is safe for concurrent use: the caps hold across all
+// callers sharing it. Create it with New.
 type Fetcher struct {
 	cfg       config
 	log       *slog.Logger
@@ -52,6 +53,9 @@ func New(o Options) (*Fetcher, error) {
 		if f.hosts, err = limit.NewAdaptiveKeyed[string](*c.Adaptive); err != nil {
 			return nil, fmt.Errorf("%w: Adaptive: %w", ErrInvalidOptions, err)
 		}
+	} else if !c.hostLimits.empty() {
+		hl, def := c.hostLimits, int64(c.PerHost)
+		f.hosts = limit.NewKeyedFunc(func(key string) int64 { return hl.limitOf(key, def) })
 	} else {
 		f.hosts = limit.NewKeyed[string](int64(c.PerHost))
 	}
@@ -101,7 +105,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
 // is ignored. req is not modified.
 //
 // Before each attempt Do waits for a slot of the request's host
-// (Options.PerHost), then for the host's rate or Crawl-delay, then for a
+// (Options.PerHost or Options.HostLimits), then for the host's rate or Crawl-delay, then for a
 // global slot (Options.Concurrency); it holds both while the attempt runs
 // and releases them before any retry backoff. Taking the host slot first
 // means a request queued behind a busy host never holds a global slot that

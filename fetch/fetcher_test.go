@@ -350,7 +350,7 @@ func TestTimeoutExcludesSlotWait_aiohttp2648(t *testing.T) {
 		slow := newFetcher(t, Options{Client: client, Timeout: 20 * time.Millisecond, Retry: NoRetry()})
 		res := slow.Get(context.Background(), "http://h/slow")
 		require.ErrorIs(t, res.Err, ErrTimeout)
-		assert.Equal(t, int64(1), slow.Stats().NetworkErrors)
+		assert.Equal(t, int64(1), slow.Stats().Timeouts)
 	})
 }
 

@@ -43,7 +43,24 @@ type Options struct {
 	// PerHost caps the requests in flight to one host (default 8). A host is
 	// the URL's lower-cased host name and port, the port defaulting from the
 	// scheme: two loopback listeners on different ports are different hosts.
+	// Hosts listed in HostLimits have their own cap instead.
 	PerHost int
+
+	// HostLimits sets the cap of particular hosts, overriding PerHost for
+	// them; other hosts keep PerHost. A key is a host name or IP address,
+	// optionally with a port: "api.example.com", "api.example.com:8443",
+	// "127.0.0.1:8080", "[::1]:8080" (an IPv6 address is bracketed, as in a
+	// URL). Host names are matched case-insensitively. A key without a port
+	// applies to that host on every port (http, https and any explicit port
+	// alike); a key with a port applies to that host and port only, where a
+	// URL without a port has the scheme's default port (80 or 443), and wins
+	// over a key without a port. Values must be >= 1; a value above
+	// Concurrency is in effect Concurrency. New rejects a malformed key
+	// (with a path, user info, or a port that is empty, not in 1-65535 or
+	// has a leading zero), a value < 1, and two keys that differ only in
+	// case. HostLimits cannot be combined with Adaptive; New rejects that.
+	// New copies the map.
+	HostLimits map[string]int
 
 	// PerHostRate, if positive, limits the requests started per second to
 	// one host, with bursts of PerHostBurst (default 1). Each attempt,
@@ -80,10 +97,11 @@ type Options struct {
 	UserAgent string
 
 	// Client sends the requests. Nil means a client created by New, with a
-	// transport tuned for fan-out: up to PerHost idle connections kept per
-	// host (so a host's connections are reused, not churned) and at most
-	// PerHost connections per host (the per-host cap, or the adaptive Max,
-	// never above Concurrency); dial and TLS handshake timeouts set, a
+	// transport tuned for fan-out: up to N idle connections kept per host
+	// (so a host's connections are reused, not churned) and at most N
+	// connections per host, where N is the largest per-host cap (PerHost, the
+	// largest value of HostLimits, or the adaptive Max) but never above
+	// Concurrency; dial and TLS handshake timeouts set, a
 	// response header timeout equal to Timeout; and no client-wide Timeout
 	// (Timeout applies per attempt). A caller-supplied Client is used as is.
 	Client *http.Client
@@ -120,7 +138,9 @@ type Options struct {
 	// PerHost: it starts at Adaptive.Initial and moves within
 	// [Adaptive.Min, Adaptive.Max] (Max defaults to PerHost), shrinking on
 	// 429, 503 and attempt timeouts and growing on other responses. See
-	// limit.NewAdaptiveKeyed; Adaptive.OnChange must be nil.
+	// limit.NewAdaptiveKeyed; Adaptive.OnChange must be nil. Adaptive and
+	// HostLimits are mutually exclusive: every host adapts within the same
+	// [Min, Max], so New returns ErrInvalidOptions if both are set.
 	Adaptive *limit.AIMDOptions
 }
 
@@ -143,6 +163,7 @@ func NoRetry() *retry.Policy {
 type config struct {
 	Options
 	perHostMax int64 // the largest per-host cap, fixed or adaptive
+	hostLimits hostLimits
 	policy     retry.Policy
 	agentToken string
 }
@@ -175,7 +196,14 @@ func (o Options) normalize() (config, error) {
 		return config{}, invalid("RobotsErrorTTL %v < 0", o.RobotsErrorTTL)
 	case o.RobotsMaxHosts < 0:
 		return config{}, invalid("RobotsMaxHosts %d < 0", o.RobotsMaxHosts)
+	case len(o.HostLimits) > 0 && o.Adaptive != nil:
+		return config{}, invalid("HostLimits cannot be combined with Adaptive (every host adapts within Adaptive's [Min, Max]); set one or the other")
 	}
+	hl, err := parseHostLimits(o.HostLimits)
+	if err != nil {
+		return config{}, err
+	}
+	o.HostLimits = nil // parsed into hl; the caller's map is not kept
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
 	}
@@ -209,7 +237,7 @@ func (o Options) normalize() (config, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := config{Options: o, perHostMax: int64(o.PerHost)}
+	c := config{Options: o, perHostMax: max(int64(o.PerHost), hl.largest()), hostLimits: hl}
 	if o.Adaptive != nil {
 		a := *o.Adaptive
 		if a.Max == 0 {

@@ -36,9 +36,12 @@ type Result struct {
 	// wraps the last attempt's error, so errors.As finds the *StatusError
 	// (and Status and Header are that last response's).
 	//
-	// Like the net package's timeouts, an ErrTimeout error also matches
-	// context.DeadlineExceeded with errors.Is: test for ErrTimeout first, or
-	// check ctx.Err(), to tell an attempt timeout from the caller's deadline.
+	// An error can match several of these with errors.Is and errors.As:
+	// like the net package's timeouts, an ErrTimeout error also matches
+	// context.DeadlineExceeded, and a context that ended during a retry's
+	// backoff gives an error matching both the context's error and the last
+	// attempt's *StatusError. Use Outcome to classify Err into exactly one
+	// category (the one Stats counts), then errors.As for details.
 	Err error
 }
 

@@ -1,9 +1,12 @@
 // Package limit provides the limiting primitives that the rest of sluice is
 // built on: a weighted, FIFO, resizable [Semaphore]; a per-key concurrency cap
-// ([Keyed]) whose entries exist only while a key is in use; a per-key token
-// bucket rate limit ([KeyedRate], or a minimum delay between events with
-// [NewKeyedDelay]) on golang.org/x/time/rate with lazy idle eviction; and an adaptive concurrency limit ([AIMD]) that grows additively
-// on success and shrinks multiplicatively on overload.
+// ([Keyed]: the same cap for every key with [NewKeyed], a cap chosen per key
+// with [NewKeyedFunc], or one adapting per key with [NewAdaptiveKeyed]) whose
+// entries exist only while a key is in use; a per-key token bucket rate limit
+// ([KeyedRate], or a minimum delay between events with [NewKeyedDelay]) on
+// golang.org/x/time/rate with lazy idle eviction; and an adaptive concurrency
+// limit ([AIMD]) that grows additively on success and shrinks multiplicatively
+// on overload.
 //
 // None of the types start goroutines. Every call that can block takes a
 // [context.Context] and returns when it ends. Maps keyed by caller-supplied

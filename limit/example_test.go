@@ -101,3 +101,24 @@ func ExampleAIMD() {
 	// after 10 successes: 11
 	// after an overload: 5
 }
+
+func ExampleNewKeyedFunc() {
+	caps := map[string]int64{"fragile.example": 1} // everyone else: 4
+	perHost := limit.NewKeyedFunc(func(host string) int64 {
+		if n, ok := caps[host]; ok {
+			return n
+		}
+		return 4
+	})
+	fmt.Println(perHost.Limit("fragile.example"), perHost.Limit("www.example"))
+
+	release, _ := perHost.TryAcquire("fragile.example")
+	_, ok := perHost.TryAcquire("fragile.example")
+	fmt.Println("second fragile request admitted:", ok)
+	release()
+	fmt.Println("live keys after release:", perHost.Len())
+	// Output:
+	// 1 4
+	// second fragile request admitted: false
+	// live keys after release: 0
+}

@@ -23,8 +23,9 @@ const adaptiveIdle = time.Minute
 // minutes after its last use; such entries are dropped lazily by later calls.
 // Keyed starts no goroutines and is safe for concurrent use.
 type Keyed[K comparable] struct {
-	limit    int64        // fixed cap, or Initial when adaptive
-	adaptive *AIMDOptions // nil when the cap is fixed
+	limit    int64         // fixed cap, or Initial when adaptive; unused with limitOf
+	limitOf  func(K) int64 // per-key fixed cap (NewKeyedFunc), or nil
+	adaptive *AIMDOptions  // nil when the cap is fixed
 
 	mu        sync.Mutex
 	entries   map[K]*keyedEntry
@@ -46,6 +47,27 @@ func NewKeyed[K comparable](limit int64) *Keyed[K] {
 		panic("limit: NewKeyed with limit < 1")
 	}
 	return &Keyed[K]{limit: limit, entries: make(map[K]*keyedEntry)}
+}
+
+// NewKeyedFunc returns a Keyed whose cap for key is limitOf(key), for example
+// a table of per-host caps with a default for the other hosts.
+//
+// limitOf is called when key's entry is created, that is when key is acquired
+// (or TryAcquire'd) while it has no holders or waiters, and by [Keyed.Limit]
+// for a key with no entry. The cap stays fixed while the entry exists; an
+// entry is deleted on the last release, so a later use of the key asks
+// limitOf again. limitOf is called without any lock of the Keyed held, from
+// the goroutine calling Acquire, TryAcquire or Limit, possibly concurrently
+// for different keys; it must be safe for concurrent use and should be fast.
+//
+// NewKeyedFunc panics if limitOf is nil, and Acquire, TryAcquire and Limit
+// panic if limitOf returns a value < 1: those are programmer errors. A panic
+// leaves the Keyed unchanged.
+func NewKeyedFunc[K comparable](limitOf func(K) int64) *Keyed[K] {
+	if limitOf == nil {
+		panic("limit: NewKeyedFunc with a nil limitOf")
+	}
+	return &Keyed[K]{limitOf: limitOf, entries: make(map[K]*keyedEntry)}
 }
 
 // NewAdaptiveKeyed returns a Keyed whose per-key caps adapt: each key's cap
@@ -104,13 +126,26 @@ func (k *Keyed[K]) Len() int {
 	return n
 }
 
-// Limit returns the current cap of key, or the default cap (the fixed
-// limit, or Initial when adaptive) if key has no entry.
+// Limit returns the current cap of key, or, if key has no entry, the cap it
+// would start with: the fixed limit, limitOf(key) for a Keyed made by
+// [NewKeyedFunc], or Initial when adaptive.
 func (k *Keyed[K]) Limit(key K) int64 {
 	if e := k.lookup(key); e != nil {
 		return e.sem.Stats().Limit
 	}
+	if k.limitOf != nil {
+		return k.capOf(key)
+	}
 	return k.limit
+}
+
+// capOf returns limitOf(key), checked. Call it without k.mu held.
+func (k *Keyed[K]) capOf(key K) int64 {
+	n := k.limitOf(key)
+	if n < 1 {
+		panic(fmt.Sprintf("limit: NewKeyedFunc's limitOf returned %d < 1", n))
+	}
+	return n
 }
 
 // Success reports that a request for key completed without overload; see
@@ -146,7 +181,17 @@ func (k *Keyed[K]) ref(key K) *keyedEntry {
 		k.sweepLocked(time.Now())
 	}
 	e := k.entries[key]
-	if e == nil {
+	if e == nil && k.limitOf != nil {
+		// limitOf is the caller's code: run it unlocked, then look again,
+		// since another caller may have created the entry meanwhile.
+		k.mu.Unlock()
+		n := k.capOf(key)
+		k.mu.Lock()
+		if e = k.entries[key]; e == nil {
+			e = k.newFixedEntry(n)
+			k.entries[key] = e
+		}
+	} else if e == nil {
 		e = k.newEntry()
 		k.entries[key] = e
 	}
@@ -195,10 +240,19 @@ func (k *Keyed[K]) newEntry() *keyedEntry {
 		e.ctl = newAIMD(*k.adaptive, &e.sem)
 		return e
 	}
+	return k.newFixedEntry(k.limit)
+}
+
+// newFixedEntry returns an entry with a fixed cap of n, reusing a spare one
+// if possible.
+func (k *Keyed[K]) newFixedEntry(n int64) *keyedEntry {
 	if e, _ := k.spare.Get().(*keyedEntry); e != nil {
+		// A spare entry has no holders, no waiters and is reachable by no one
+		// else: its limit may be set directly.
+		e.sem.limit = n
 		return e
 	}
-	return &keyedEntry{sem: Semaphore{limit: k.limit}}
+	return &keyedEntry{sem: Semaphore{limit: n}}
 }
 
 func (k *Keyed[K]) releaser(key K, e *keyedEntry) func() {

@@ -1,6 +1,6 @@
-// Command scraper shows a polite, bounded, retrying crawler built on
+// Command scraper shows a polite, bounded, retrying crawler built on one
 // fetch.Fetcher: a global concurrency cap, a cap per host (a fragile host
-// gets a smaller one), a timeout per attempt, retries of transient failures
+// gets a smaller one, with fetch.Options.HostLimits), a timeout per attempt, retries of transient failures
 // only (503 with Retry-After honoured, resets, timeouts; never 404), live
 // progress, and a summary in which ok + failed always equals the pages asked
 // for, even after Ctrl+C.
@@ -44,7 +44,7 @@ type config struct {
 	Out         string         // write one JSON result per line here
 	Concurrency int            // requests in flight, all hosts together
 	PerHost     int            // requests in flight per host
-	HostCaps    map[string]int // smaller caps for some hosts ("host:port")
+	HostCaps    map[string]int // other caps for some hosts (fetch.Options.HostLimits)
 	Timeout     time.Duration  // per attempt
 	Seed        uint64         // embedded sites' faults
 	Live        bool           // progress as one rewritten line (a terminal)
@@ -126,48 +126,56 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		closeOut = func() error { return errors.Join(bw.Flush(), f.Close()) }
 	}
 
-	// fetch has one PerHost cap for every host, so hosts that need another
-	// cap get a Fetcher of their own: one Fetcher per distinct cap.
-	groups := map[int][]string{}
-	for _, u := range cfg.URLs {
-		c := cfg.PerHost
-		if hc, ok := cfg.HostCaps[hostOf(u)]; ok {
-			c = hc
-		}
-		groups[c] = append(groups[c], u)
-	}
-
 	ctx, cancel := context.WithCancel(ctx) // also canceled if -o fails
 	defer cancel()
 	var writeErr error
-	fetchers := map[*fetch.Fetcher][]string{}
-	for perHost, urls := range groups {
-		f, err := fetch.New(fetch.Options{
-			Concurrency: cfg.Concurrency, // per Fetcher: at most that many per cap class
-			PerHost:     perHost,
-			Timeout:     cfg.Timeout, // per attempt; waiting for a slot does not count
-			Retry: &retry.Policy{
-				MaxAttempts: 3,
-				Initial:     100 * time.Millisecond,
-				Max:         2 * time.Second,
-				MaxHint:     5 * time.Second, // obey Retry-After, up to a point
-			},
-			MaxBodyBytes: 2 << 20, // a page bigger than 2 MiB is an error, not a memory spike
-			UserAgent:    "sluice-scraper-example/1.0 (+https://github.com/sluicego/sluice)",
-			Robots:       true, // honour robots.txt and its Crawl-delay
-		})
-		if err != nil {
-			return nil, err
+	// One Fetcher for every host: one global cap, one connection pool, one
+	// set of Stats. HostLimits gives the fragile hosts smaller caps.
+	f, err := fetch.New(fetch.Options{
+		Concurrency: cfg.Concurrency, // all hosts together
+		PerHost:     cfg.PerHost,
+		HostLimits:  cfg.HostCaps,
+		Timeout:     cfg.Timeout, // per attempt; waiting for a slot does not count
+		Retry: &retry.Policy{
+			MaxAttempts: 3,
+			Initial:     100 * time.Millisecond,
+			Max:         2 * time.Second,
+			MaxHint:     5 * time.Second, // obey Retry-After, up to a point
+		},
+		MaxBodyBytes: 2 << 20, // a page bigger than 2 MiB is an error, not a memory spike
+		UserAgent:    "sluice-scraper-example/1.0 (+https://github.com/sluicego/sluice)",
+		Robots:       true, // honour robots.txt and its Crawl-delay
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer f.CloseIdleConnections() // no keep-alive goroutine outlives run
+
+	// A URL waiting for its host's slot occupies one of its Stream's
+	// workers. So that a slow host with a small cap cannot take up the
+	// workers the other hosts need, each host with a cap of its own gets its
+	// own Stream; the rest share one. The Fetcher's caps hold across them.
+	var groups [][]string
+	byHost := map[string]int{} // host with its own cap -> index in groups
+	for _, u := range cfg.URLs {
+		h := hostOf(u)
+		if _, ok := cfg.HostCaps[h]; !ok {
+			h = "" // the shared group
 		}
-		fetchers[f] = urls
+		i, ok := byHost[h]
+		if !ok {
+			i = len(groups)
+			byHost[h] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], u)
 	}
 
 	s := newSummary(len(cfg.URLs))
 	results := make(chan fetch.Result)
 	var wg sync.WaitGroup
-	for f, urls := range fetchers {
+	for _, urls := range groups {
 		wg.Go(func() {
-			defer f.CloseIdleConnections() // no keep-alive goroutine outlives run
 			// Stream yields results as they complete and keeps memory
 			// bounded; if ctx ends, the rest are yielded as canceled.
 			for r := range f.Stream(ctx, slices.Values(urls)) {
@@ -233,7 +241,7 @@ type record struct {
 
 func newRecord(r fetch.Result) record {
 	rec := record{URL: r.URL, Status: r.Status, Attempts: r.Attempts, Bytes: len(r.Body),
-		DurationMS: float64(r.Duration.Microseconds()) / 1000, Reason: reason(r.Err)}
+		DurationMS: float64(r.Duration.Microseconds()) / 1000, Reason: reason(r)}
 	if r.Err != nil {
 		rec.Error = r.Err.Error()
 	}

@@ -17,6 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/sluicego/sluice/fetch"
+	"github.com/sluicego/sluice/retry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -107,4 +110,18 @@ func TestScrapeStopsCleanlyWhenOutputFails(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Equal(t, s.Total, s.OK+s.failed(), "still every page accounted for")
 	assert.Positive(t, s.Failed["canceled"], "fetching stopped early")
+}
+
+// The summary's categories come from Result.Outcome, so errors that match
+// several sentinels land in one place.
+func TestReasonFollowsOutcome(t *testing.T) {
+	for want, r := range map[string]fetch.Result{
+		"canceled": {Status: 503, Err: &retry.Error{Reason: context.Canceled,
+			Last: &fetch.StatusError{Status: 503}, Attempts: 1}}, // Ctrl+C during the backoff
+		"attempt timeout": {Err: fmt.Errorf("%w: %w", fetch.ErrTimeout, context.DeadlineExceeded)},
+		"HTTP 404":        {Status: 404, Err: &fetch.StatusError{Status: 404}},
+		"ok":              {Body: []byte("x")},
+	} {
+		assert.Equal(t, want, reason(r), "%v", r.Err)
+	}
 }

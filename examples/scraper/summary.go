@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"slices"
 	"syscall"
 	"time"
@@ -43,7 +41,7 @@ func (s *summary) add(r fetch.Result) {
 		s.Bytes += int64(len(r.Body))
 		return
 	}
-	s.Failed[reason(r.Err)]++
+	s.Failed[reason(r)]++
 }
 
 func (s *summary) failed() int {
@@ -54,31 +52,33 @@ func (s *summary) failed() int {
 	return n
 }
 
-// reason names the cause of a failed fetch for the summary table. fetch
-// wraps exhausted retries in a *retry.Error that still wraps the last
-// attempt's error, so errors.Is and errors.As see through it.
-func reason(err error) string {
-	var se *fetch.StatusError
-	var ne net.Error
-	switch { // order matters: an attempt timeout also matches DeadlineExceeded
-	case err == nil:
+// reason names the cause of a fetch for the summary table. Result.Outcome
+// puts every result in exactly one category, as the Fetcher's Stats count
+// them, even when its error matches several sentinels (an attempt timeout
+// also matches context.DeadlineExceeded; Ctrl+C during a retry's backoff
+// still wraps the last 503). Some categories are then refined for the table.
+func reason(r fetch.Result) string {
+	switch o := r.Outcome(); o {
+	case fetch.OutcomeOK:
 		return "ok"
-	case errors.Is(err, fetch.ErrTimeout):
-		return "attempt timeout"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "canceled" // Ctrl+C, even if an earlier attempt got a 503
-	case errors.As(err, &se):
-		return fmt.Sprintf("HTTP %d", se.Status)
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.Is(err, fetch.ErrDisallowed):
-		return "robots.txt disallows"
-	case errors.Is(err, fetch.ErrBodyTooLarge):
-		return "body too large"
-	case errors.As(err, &ne):
+	case fetch.OutcomeStatusError:
+		return fmt.Sprintf("HTTP %d", r.Status)
+	case fetch.OutcomeNetworkError:
+		if errors.Is(r.Err, syscall.ECONNRESET) {
+			return "connection reset"
+		}
 		return "network error"
+	case fetch.OutcomeTimeout:
+		return "attempt timeout"
+	case fetch.OutcomeTooLarge:
+		return "body too large"
+	case fetch.OutcomeDisallowed:
+		return "robots.txt disallows"
+	case fetch.OutcomeCanceled:
+		return "canceled" // Ctrl+C, even if an earlier attempt got a 503
+	default:
+		return o.String()
 	}
-	return "other"
 }
 
 func (s *summary) progress(w io.Writer, live bool) {

@@ -1,0 +1,95 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/sluicego/sluice/retry"
+)
+
+// Outcome is the category of a Result, as counted by Stats: every Result has
+// exactly one. Result.Err can match several sentinels at once (an attempt
+// timeout also matches context.DeadlineExceeded; a Ctrl+C during a retry's
+// backoff matches both context.Canceled and the last attempt's *StatusError);
+// Outcome resolves them in one documented order, see Result.Outcome.
+type Outcome int
+
+// The outcomes, in the order of the matching Stats counters.
+const (
+	OutcomeOK           Outcome = iota // Err is nil: 2xx with the body read in full (Stats.OK)
+	OutcomeStatusError                 // final status not 2xx: a *StatusError (Stats.StatusErrors)
+	OutcomeNetworkError                // connection refused, reset or closed early, and similar (Stats.NetworkErrors)
+	OutcomeTimeout                     // ErrTimeout: the last attempt ran longer than Options.Timeout (Stats.Timeouts)
+	OutcomeTooLarge                    // ErrBodyTooLarge (Stats.TooLarge)
+	OutcomeDisallowed                  // ErrDisallowed: robots.txt forbids the URL or could not be fetched (Stats.Disallowed)
+	OutcomeCanceled                    // the caller's context ended before the final outcome (Stats.Canceled)
+	OutcomeOther                       // anything else, such as an invalid URL or a failed GetBody (Stats.OtherErrors)
+)
+
+var outcomeNames = [...]string{
+	OutcomeOK:           "ok",
+	OutcomeStatusError:  "status error",
+	OutcomeNetworkError: "network error",
+	OutcomeTimeout:      "timeout",
+	OutcomeTooLarge:     "too large",
+	OutcomeDisallowed:   "disallowed",
+	OutcomeCanceled:     "canceled",
+	OutcomeOther:        "other",
+}
+
+// String returns a short lower-case name of o, such as "ok", "timeout" or
+// "status error".
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Outcome classifies r exactly as Fetcher.Stats counts it. The first rule
+// that matches r.Err decides:
+//
+//  1. nil: OutcomeOK.
+//  2. ErrDisallowed: OutcomeDisallowed, even if it wraps a timeout of the
+//     robots.txt fetch.
+//  3. The caller's context ended: OutcomeCanceled. That is a *retry.Error
+//     whose Reason is context.Canceled or context.DeadlineExceeded (ctx ended
+//     during a backoff or while a retry waited for its slot, even though the
+//     error also wraps the last attempt's *StatusError or ErrTimeout), or an
+//     error matching context.Canceled or context.DeadlineExceeded that does
+//     not match ErrTimeout.
+//  4. ErrBodyTooLarge: OutcomeTooLarge.
+//  5. A *StatusError: OutcomeStatusError.
+//  6. ErrTimeout: OutcomeTimeout (an attempt timeout, not the caller's
+//     deadline, which is rule 3).
+//  7. A network error: OutcomeNetworkError.
+//  8. Anything else: OutcomeOther.
+func (r Result) Outcome() Outcome { return outcomeOf(r.Err) }
+
+// outcomeOf is the single classification behind Result.Outcome and Stats.
+func outcomeOf(err error) Outcome {
+	var se *StatusError
+	var re *retry.Error
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, ErrDisallowed):
+		// Before the context cases: a cached robots.txt failure may wrap a
+		// timeout, but the caller's context did not end.
+		return OutcomeDisallowed
+	case errors.As(err, &re) && (re.Reason == context.Canceled || re.Reason == context.DeadlineExceeded):
+		return OutcomeCanceled // ctx ended during a backoff or a retry's wait
+	case !errors.Is(err, ErrTimeout) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		return OutcomeCanceled
+	case errors.Is(err, ErrBodyTooLarge):
+		return OutcomeTooLarge
+	case errors.As(err, &se):
+		return OutcomeStatusError
+	case errors.Is(err, ErrTimeout):
+		return OutcomeTimeout
+	case isNetworkError(err):
+		return OutcomeNetworkError
+	}
+	return OutcomeOther
+}
