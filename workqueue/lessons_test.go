@@ -485,3 +485,74 @@ func ExampleQueue_Stats() {
 	fmt.Println(st.Submitted, st.Succeeded, st.Queued)
 	// Output: 5 5 0
 }
+
+// pond #135, in a hook: OnDone calling runtime.Goexit (as require does in a
+// test's hook, through t.FailNow) ended the worker or the retry scheduler
+// before the job was released, so Wait and Shutdown hung forever.
+func TestOnDoneCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
+	// On the workers: after a success, after a handler's own Goexit, and
+	// for a retry canceled by a forced shutdown.
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		q, err := workqueue.New(func(_ context.Context, job int) error {
+			if job == 3 {
+				runtime.Goexit()
+			}
+			return nil
+		}, workqueue.Options[int]{
+			Workers: 2,
+			OnDone: func(o workqueue.Outcome[int]) {
+				calls.Add(1)
+				if o.Job%2 == 1 {
+					runtime.Goexit()
+				}
+			},
+			Logger: discard(),
+		})
+		require.NoError(t, err)
+		for i := range 10 {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		require.NoError(t, q.Wait(t.Context()))
+		assert.EqualValues(t, 10, calls.Load())
+		for i := 10; i < 20; i++ {
+			require.NoError(t, q.Submit(t.Context(), i), "the workers were replaced")
+		}
+		require.NoError(t, q.Shutdown(t.Context()))
+		assert.EqualValues(t, 20, calls.Load())
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 19, st.Succeeded)
+		assert.EqualValues(t, 1, st.Failed)
+	})
+
+	// On the retry scheduler, canceling the jobs awaiting a retry.
+	synctest.Test(t, func(t *testing.T) {
+		rec := newOutcomes[int]()
+		q, err := workqueue.New(func(context.Context, int) error { return errTransient },
+			workqueue.Options[int]{
+				Workers: 2,
+				Retry:   &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone, Retryable: func(error) bool { return true }},
+				OnDone: func(o workqueue.Outcome[int]) {
+					rec.record(o)
+					runtime.Goexit()
+				},
+				Logger: discard(),
+			})
+		require.NoError(t, err)
+		for i := range 5 {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		synctest.Wait() // all five await their retry
+		require.Equal(t, 5, q.Stats().Retrying)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		require.ErrorIs(t, q.Shutdown(ctx), workqueue.ErrShutdown)
+		for i := range 5 {
+			assert.Equal(t, workqueue.Canceled, rec.one(t, i).Status)
+		}
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 5, st.Canceled)
+	})
+}

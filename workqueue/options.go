@@ -59,6 +59,9 @@ type Options[T any] struct {
 	// concurrently, so it must be safe for concurrent use; a worker is busy
 	// until it returns, so it should not block for long. A panic in OnDone is
 	// recovered and logged at error level; the job still counts as reported.
+	// So does a runtime.Goexit (as t.FailNow calls), which still ends the
+	// goroutine: the queue replaces its own, and on the goroutine calling
+	// Shutdown, Shutdown does not return.
 	OnDone func(Outcome[T])
 
 	// Logger receives the rare events worth a human's attention: handler

@@ -43,19 +43,21 @@ type Queue[T any] struct {
 	closing  atomic.Bool
 	closedCh chan struct{} // wakes blocked submitters
 	closeOne sync.Once
-	waiting  atomic.Int64 // submitters blocked on a full buffer
 
 	// Outstanding jobs: accepted jobs without a reported outcome, plus
 	// submitters in flight (from their entry until they either have sent or
 	// have given up). While any is outstanding the buffer stays open. The
-	// count is entered minus settled minus every worker's finished count
-	// (see outstanding), kept apart so that submitters and workers never
-	// write the same cache line on the hot path.
-	_       cacheLinePad
-	entered atomic.Int64 // written by submitters only
-	_       cacheLinePad
-	settled atomic.Int64 // rejected submissions, outcomes reported off the workers (or by all, if !sharded)
-	sharded bool         // workers count their outcomes apart; false with many workers, to bound outstanding's cost
+	// count is entered minus rejected minus the reported outcomes: settled
+	// plus every worker's finished count (see outstanding). The counters are
+	// kept apart so that submitters and workers never write the same cache
+	// line on the hot path.
+	_        cacheLinePad
+	entered  atomic.Int64 // submissions begun; written by submitters only, like the next two
+	rejected atomic.Int64 // submissions given up: ErrClosed, ErrFull or ctx.Err()
+	waiting  atomic.Int64 // submitters blocked on a full buffer
+	_        cacheLinePad
+	settled  atomic.Int64 // outcomes reported off the workers (or by all, if !sharded)
+	sharded  bool         // workers count their outcomes apart; false with many workers, to bound outstanding's cost
 	// watch counts reasons to notice when nothing is outstanding: one per
 	// Wait in progress, plus one once Close was called. While it is zero,
 	// finishing a job costs no look at the other counters.
@@ -152,7 +154,7 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 	// or we see it and back off.
 	q.entered.Add(1)
 	if q.closing.Load() {
-		q.release(nil)
+		q.reject()
 		return ErrClosed
 	}
 	select {
@@ -169,7 +171,7 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 		case q.jobs <- job:
 			return nil
 		case <-q.closedCh:
-			q.release(nil)
+			q.reject()
 			return ErrClosed
 		}
 	}
@@ -177,10 +179,10 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 	case q.jobs <- job:
 		return nil
 	case <-q.closedCh:
-		q.release(nil)
+		q.reject()
 		return ErrClosed
 	case <-done:
-		q.release(nil)
+		q.reject()
 		return ctx.Err()
 	}
 }
@@ -194,14 +196,14 @@ func (q *Queue[T]) TrySubmit(job T) error {
 	}
 	q.entered.Add(1)
 	if q.closing.Load() {
-		q.release(nil)
+		q.reject()
 		return ErrClosed
 	}
 	select {
 	case q.jobs <- job:
 		return nil
 	default:
-		q.release(nil)
+		q.reject()
 		return ErrFull
 	}
 }
@@ -349,19 +351,31 @@ func (q *Queue[T]) dropBuffered() {
 	}
 }
 
-// release settles one outstanding job or submission: on worker w's own
-// counter when called by a worker, on the shared one otherwise (w == nil).
-// If anyone watches, it wakes Wait and, after Close, closes the buffer once
-// nothing is outstanding.
+// release counts the reported outcome of an accepted job: on worker w's
+// own counter when called by a worker, on the shared one otherwise
+// (w == nil). Then see settledOne.
 func (q *Queue[T]) release(w *workerState) {
 	if w != nil && q.sharded {
 		w.finished.Add(1)
 	} else {
 		q.settled.Add(1)
 	}
-	// The add above and the load below pair with Wait's and Close's add to
-	// watch and their look at the counts (all sequentially consistent): one
-	// of the two sides sees the other, so no wake-up is lost.
+	q.settledOne()
+}
+
+// reject counts a submission given up. Then see settledOne.
+func (q *Queue[T]) reject() {
+	q.rejected.Add(1)
+	q.settledOne()
+}
+
+// settledOne follows the count of one job or submission no longer
+// outstanding: if anyone watches, it wakes Wait and, after Close, closes the
+// buffer once nothing is outstanding.
+func (q *Queue[T]) settledOne() {
+	// The caller's add and the load below pair with Wait's and Close's add
+	// to watch and their look at the counts (all sequentially consistent):
+	// one of the two sides sees the other, so no wake-up is lost.
 	if q.watch.Load() == 0 || q.outstanding() != 0 {
 		return
 	}
@@ -377,16 +391,24 @@ func (q *Queue[T]) release(w *workerState) {
 }
 
 // outstanding returns the number of outstanding jobs and submissions. It
-// reads the settled counts before the entered count, so a result of zero
-// means that nothing was outstanding at the moment entered was read.
+// reads every count that only grows as they end before the entered count:
+// a result of zero means that nothing was outstanding at the moment entered
+// was read, and the result is never below the number outstanding then.
 func (q *Queue[T]) outstanding() int64 {
-	done := q.settled.Load()
+	done := q.rejected.Load()
+	done += q.reported()
+	return q.entered.Load() - done
+}
+
+// reported returns the number of reported outcomes.
+func (q *Queue[T]) reported() int64 {
+	n := q.settled.Load()
 	if q.sharded {
 		for i := range q.workers {
-			done += q.workers[i].finished.Load()
+			n += q.workers[i].finished.Load()
 		}
 	}
-	return q.entered.Load() - done
+	return n
 }
 
 func (q *Queue[T]) maybeQuitLocked() {
@@ -410,16 +432,26 @@ func (q *Queue[T]) finish(w *workerState, o Outcome[T]) {
 		q.dropped.Add(1)
 	}
 	if q.onDone != nil {
-		q.callOnDone(o)
+		q.callOnDone(w, o)
 	}
 	q.release(w)
 }
 
-func (q *Queue[T]) callOnDone(o Outcome[T]) {
+// callOnDone calls OnDone, recovering a panic. If OnDone calls
+// runtime.Goexit, it releases the job for finish before the goroutine ends.
+func (q *Queue[T]) callOnDone(w *workerState, o Outcome[T]) {
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
 		if r := recover(); r != nil {
 			q.logger.Error("workqueue: OnDone panicked", "panic", r, "status", o.Status.String())
+			return
 		}
+		q.logger.Error("workqueue: OnDone called runtime.Goexit", "status", o.Status.String())
+		q.release(w)
 	}()
 	q.onDone(o)
+	returned = true
 }

@@ -126,8 +126,7 @@ func (q *Queue[T]) schedule() {
 					s.mu.Lock()
 					s.held.Add(-1)
 					s.mu.Unlock()
-					q.cancelRetry(nil, it)
-					q.cancelRetries()
+					q.cancelAll(append(s.closeAndTake(), it))
 					return
 				}
 				continue
@@ -141,18 +140,30 @@ func (q *Queue[T]) schedule() {
 		case <-q.quit:
 			return
 		case <-q.kill:
-			q.cancelRetries()
+			q.cancelAll(s.closeAndTake())
 			return
 		}
 		timer.Stop()
 	}
 }
 
-// cancelRetries reports every job awaiting a retry as canceled, after a
-// forced shutdown.
-func (q *Queue[T]) cancelRetries() {
-	for _, it := range q.sched.closeAndTake() {
-		q.cancelRetry(nil, it)
+// cancelAll reports jobs taken from the scheduler by a forced shutdown as
+// canceled. If OnDone ends the goroutine (runtime.Goexit), a new goroutine
+// reports the rest.
+func (q *Queue[T]) cancelAll(items []retryItem[T]) {
+	i := 0
+	defer func() {
+		if i < len(items) {
+			rest := items[i+1:]
+			q.wg.Add(1)
+			go func() {
+				defer q.wg.Done()
+				q.cancelAll(rest)
+			}()
+		}
+	}()
+	for ; i < len(items); i++ {
+		q.cancelRetry(nil, items[i])
 	}
 }
 

@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// workerState holds one worker's counters. Only its worker writes them, so
-// the hot path touches no cache line shared with other goroutines.
+// workerState holds one worker's counters. Only its worker (or the worker
+// replacing it after a runtime.Goexit) writes them, so the hot path touches
+// no cache line shared with other goroutines.
 type workerState struct {
 	succeeded atomic.Int64
-	finished  atomic.Int64 // outcomes this worker reported (see Queue.outstanding)
+	finished  atomic.Int64 // outcomes this worker reported (see Queue.reported)
 	_         [128 - 16]byte
 }
 
@@ -27,11 +28,27 @@ type attempts struct {
 	last  error         // error of the latest attempt
 }
 
-// work is the loop of one worker goroutine. It ends when the buffer is
-// closed, which happens once intake is closed and every accepted job has
-// been reported (see maybeQuitLocked).
+// work is one worker goroutine. It ends when the buffer is closed, which
+// happens once intake is closed and every accepted job has been reported
+// (see maybeQuitLocked). If the handler or OnDone ends the goroutine with
+// runtime.Goexit, after the job was settled (see run and callOnDone), a
+// replacement goroutine takes over w.
 func (q *Queue[T]) work(w *workerState) {
-	defer q.wg.Done()
+	defer q.wg.Done() // runs last: the replacement is counted before
+	ended := false
+	defer func() {
+		if !ended {
+			q.wg.Add(1)
+			go q.work(w)
+		}
+	}()
+	q.serve(w)
+	ended = true
+}
+
+// serve takes jobs from the buffer, and due retries from the scheduler,
+// until the buffer is closed.
+func (q *Queue[T]) serve(w *workerState) {
 	if q.sched == nil {
 		for job := range q.jobs {
 			q.start(w, job)
@@ -76,9 +93,9 @@ func (q *Queue[T]) start(w *workerState, job T) {
 	q.run(w, job, attempts{})
 }
 
-// run makes one attempt at job and settles its result. If the handler calls
-// runtime.Goexit, the attempt is settled as failed and a replacement worker
-// is started before this goroutine ends.
+// run makes one attempt at job and settles its result. A panic or
+// runtime.Goexit in the handler settles the attempt as failed; after a
+// Goexit the goroutine then ends, and work replaces it.
 func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 	ctx, cancel := q.ctx, context.CancelFunc(nil)
 	if q.timeout > 0 {
@@ -105,12 +122,7 @@ func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 		if cancel != nil {
 			cancel()
 		}
-		q.settle(w, job, st, err)
-		if r == nil {
-			// runtime.Goexit: this goroutine ends after this function.
-			q.wg.Add(1)
-			go q.work(w)
-		}
+		q.settle(w, job, &st, err)
 	}()
 	err := q.handler(ctx, job)
 	returned = true
@@ -118,7 +130,7 @@ func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 		err = timedOut(ctx, q.timeout, err)
 		cancel()
 	}
-	q.settle(w, job, st, err)
+	q.settle(w, job, &st, err)
 }
 
 // timedOut turns the result of an attempt whose JobTimeout expired into a
@@ -134,7 +146,7 @@ func timedOut(ctx context.Context, timeout time.Duration, err error) error {
 }
 
 // settle decides what follows an attempt that returned err.
-func (q *Queue[T]) settle(w *workerState, job T, st attempts, err error) {
+func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	if err == nil {
 		if q.policy != nil && q.policy.Budget != nil {
 			q.policy.Budget.Success()
@@ -167,7 +179,7 @@ func (q *Queue[T]) settle(w *workerState, job T, st attempts, err error) {
 	st.prev = delay
 	st.last = err
 	q.retries.Add(1) // before add: the retry may finish before add returns
-	if !q.sched.add(job, st, delay) {
+	if !q.sched.add(job, *st, delay) {
 		q.retries.Add(-1)
 		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 	}
