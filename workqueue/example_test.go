@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -97,7 +96,6 @@ func ExampleQueue_Shutdown() {
 			defer mu.Unlock()
 			counts[o.Status]++
 		},
-		Logger: slog.New(slog.DiscardHandler), // keep the example's output clean
 	})
 	for i := range 4 {
 		_ = q.Submit(context.Background(), i)

@@ -20,7 +20,7 @@ const DefaultMaxRetrying = 1024
 
 // Options configures a Queue. The zero value is valid and gives
 // runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, no retries, no
-// per-attempt timeout, no OnDone hook and slog.Default() for logging.
+// per-attempt timeout, no OnDone hook and no logging.
 type Options[T any] struct {
 	// Workers is the number of goroutines that call the handler, at most
 	// MaxWorkers. Zero means runtime.GOMAXPROCS(0) as seen by New.
@@ -36,7 +36,8 @@ type Options[T any] struct {
 	// retry.Policy.Next): the job waits out the policy's jittered backoff,
 	// without holding a worker or a buffer slot, and runs again; or it fails
 	// with the policy's error. Nil means every failed attempt is final. The
-	// policy is copied by New. Its OnRetry hook runs on a worker goroutine.
+	// policy is copied by New. Its Retryable and OnRetry hooks run on a
+	// worker goroutine; a panic in them fails the job with a *PanicError.
 	Retry *retry.Policy
 
 	// MaxRetrying bounds the jobs awaiting a retry. While that many wait,
@@ -65,8 +66,9 @@ type Options[T any] struct {
 	OnDone func(Outcome[T])
 
 	// Logger receives the rare events worth a human's attention: handler
-	// panics and Goexits, OnDone panics, forced shutdowns. Nil means
-	// slog.Default(). Nothing is logged per successful job.
+	// panics and Goexits, OnDone panics, forced shutdowns. Nil means no
+	// logging (every job's outcome still reaches OnDone and Stats). Nothing
+	// is logged per successful job.
 	Logger *slog.Logger
 }
 
@@ -114,7 +116,7 @@ func (o Options[T]) config() (config[T], error) {
 		c.retry = &p
 	}
 	if c.logger == nil {
-		c.logger = slog.Default()
+		c.logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }

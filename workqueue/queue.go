@@ -83,6 +83,10 @@ type Queue[T any] struct {
 	failed, canceled, dropped, retries atomic.Int64
 }
 
+// shutdownGrace is how long a forced Shutdown lets canceled handlers return
+// before it logs that some ignore their context.
+const shutdownGrace = time.Second
+
 // maxShardedWorkers is the most workers that count their outcomes apart;
 // beyond it, summing the counters would cost more than sharing one.
 const maxShardedWorkers = 64
@@ -291,11 +295,13 @@ func (q *Queue[T]) Shutdown(ctx context.Context) error {
 	q.dropBuffered()
 	done := make(chan struct{})
 	go func() { q.wg.Wait(); close(done) }()
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
 	select {
 	case <-done:
-	default:
-		q.logger.Warn("workqueue: shutdown deadline passed; waiting for handlers to return",
-			"running", q.Stats().Running)
+	case <-grace.C:
+		q.logger.Warn("workqueue: handlers ignore their canceled context; Shutdown waits for them to return",
+			"running", q.Stats().Running, "waited", shutdownGrace)
 		<-done
 	}
 	return fmt.Errorf("%w: %w", ErrShutdown, ctx.Err())

@@ -425,7 +425,7 @@ func TestHandlerIgnoringContextDelaysShutdownUntilItReturns(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Equal(t, workqueue.Succeeded, rec.one(t, 1).Status, "it returned nil: its work is done")
 		assert.Equal(t, workqueue.Dropped, rec.one(t, 2).Status)
-		assert.Contains(t, logs.String(), "waiting for handlers to return")
+		assert.Contains(t, logs.String(), "ignore their canceled context")
 		requireQuiescent(t, q.Stats())
 	})
 }
@@ -532,4 +532,33 @@ func TestPanicErrorMessage(t *testing.T) {
 	assert.NoError(t, err.Unwrap())
 	assert.Equal(t, "dropped", workqueue.Dropped.String())
 	assert.Equal(t, "unknown", workqueue.Status(0).String())
+}
+
+// A panic in the retry policy's hooks (Retryable, OnRetry) runs on a worker:
+// it fails that job with a *PanicError instead of crashing the program.
+func TestPanicInRetryHookFailsTheJobNotTheProgram(t *testing.T) {
+	var mu sync.Mutex
+	var outcomes []workqueue.Outcome[int]
+	q, err := workqueue.New(func(context.Context, int) error { return errors.New("boom") }, workqueue.Options[int]{
+		Workers: 2,
+		Retry:   &retry.Policy{Retryable: func(error) bool { panic("bad predicate") }},
+		OnDone: func(o workqueue.Outcome[int]) {
+			mu.Lock()
+			outcomes = append(outcomes, o)
+			mu.Unlock()
+		},
+	})
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, q.Submit(t.Context(), i))
+	}
+	require.NoError(t, q.Shutdown(t.Context()))
+	require.Len(t, outcomes, 3)
+	for _, o := range outcomes {
+		assert.Equal(t, workqueue.Failed, o.Status)
+		var pe *workqueue.PanicError
+		require.ErrorAs(t, o.Err, &pe)
+		assert.Equal(t, "bad predicate", pe.Value)
+	}
+	assert.Equal(t, int64(3), q.Stats().Failed)
 }

@@ -167,7 +167,7 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	if q.trackStart {
 		elapsed = time.Since(st.start)
 	}
-	delay, stop := q.policy.Next(q.ctx, err, st.n, st.prev, elapsed)
+	delay, stop := q.nextAttempt(err, st, elapsed)
 	if stop != nil {
 		if q.killed.Load() {
 			q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
@@ -183,4 +183,17 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 		q.retries.Add(-1)
 		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 	}
+}
+
+// nextAttempt asks the retry policy what follows a failed attempt. A panic in
+// the policy's Retryable or OnRetry hook ends the job as Failed with a
+// *PanicError, like a panic in the handler, instead of crashing the worker.
+func (q *Queue[T]) nextAttempt(err error, st *attempts, elapsed time.Duration) (delay time.Duration, stop error) {
+	defer func() {
+		if r := recover(); r != nil {
+			q.logger.Error("workqueue: retry policy hook panicked", "panic", r, "attempt", st.n)
+			delay, stop = 0, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return q.policy.Next(q.ctx, err, st.n, st.prev, elapsed)
 }
