@@ -122,3 +122,25 @@ func ExampleNewKeyedFunc() {
 	// second fragile request admitted: false
 	// live keys after release: 0
 }
+
+func ExampleNewKeyedDelay() {
+	// At most one request per host every 200ms; other hosts are not held up.
+	pace := limit.NewKeyedDelay[string](200*time.Millisecond, time.Minute)
+	fmt.Println(pace.Allow("a.example"), pace.Allow("a.example"), pace.Allow("b.example"))
+	// Output: true false true
+}
+
+func ExampleNewAdaptiveKeyed() {
+	hosts, err := limit.NewAdaptiveKeyed[string](limit.AIMDOptions{Min: 1, Initial: 4, Max: 16})
+	if err != nil {
+		panic(err)
+	}
+	release, err := hosts.Acquire(context.Background(), "api.example")
+	if err != nil {
+		panic(err)
+	}
+	hosts.Overload("api.example") // e.g. the response was 429 or 503
+	release()
+	fmt.Println(hosts.Limit("api.example"))
+	// Output: 2
+}

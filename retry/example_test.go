@@ -95,3 +95,38 @@ func ExampleBudget() {
 	fmt.Printf("%d of 20 calls stopped retrying early; tokens left %.0f\n", stopped, budget.Tokens())
 	// Output: 19 of 20 calls stopped retrying early; tokens left 0
 }
+
+func ExampleParseRetryAfter() {
+	now := time.Date(2026, time.November, 22, 12, 0, 0, 0, time.UTC)
+	for _, v := range []string{"120", "Sun, 22 Nov 2026 12:00:30 GMT", "Sunday, 22-Nov-26 12:01:00 GMT", "soon"} {
+		d, ok := retry.ParseRetryAfter(v, now)
+		fmt.Println(d, ok)
+	}
+	// Output:
+	// 2m0s true
+	// 30s true
+	// 1m0s true
+	// 0s false
+}
+
+func ExamplePolicy_Next() {
+	// A loop that schedules attempts itself (here: a fake clock) asks the
+	// policy what follows each failure.
+	p := retry.Policy{MaxAttempts: 3, Initial: time.Second, Jitter: retry.JitterNone}
+	var delay, elapsed time.Duration
+	for attempt := 1; ; attempt++ {
+		err := errors.New("unavailable") // the attempt failed
+		var stop error
+		delay, stop = p.Next(context.Background(), err, attempt, delay, elapsed)
+		if stop != nil {
+			fmt.Println("give up:", stop)
+			return
+		}
+		fmt.Println("attempt", attempt, "failed; retry in", delay)
+		elapsed += delay
+	}
+	// Output:
+	// attempt 1 failed; retry in 1s
+	// attempt 2 failed; retry in 2s
+	// give up: retry: attempts exhausted after 3 attempt(s): unavailable
+}

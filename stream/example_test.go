@@ -69,3 +69,28 @@ func ExampleClient() {
 	// Run returned: server said bye
 	// dials: 1 in: 3 out: 1
 }
+
+func ExampleClient_Send() {
+	dial := stream.DialFunc[string](func(ctx context.Context) (stream.Conn[string], error) {
+		return &sliceConn{msgs: []string{"ready"}, closed: make(chan struct{})}, nil
+	})
+	c, err := stream.New(dial, stream.Options[string]{SendBuffer: 8})
+	if err != nil {
+		panic(err)
+	}
+	// Before Run has connected, Send queues; the queue is flushed in order
+	// right after the connection is up.
+	_ = c.Send(context.Background(), "queued while offline")
+	errDone := errors.New("done")
+	err = c.Run(context.Background(), func(ctx context.Context, m string) error {
+		_ = c.Send(ctx, "reply to "+m) // connected: written at once
+		return errDone
+	})
+	fmt.Println(err)
+	fmt.Println(c.Send(context.Background(), "too late"))
+	// Output:
+	// sent: queued while offline
+	// sent: reply to ready
+	// done
+	// stream: client closed
+}

@@ -113,3 +113,31 @@ func ExampleQueue_Shutdown() {
 	// canceled: 1 dropped: 3
 	// workqueue: queue closed
 }
+
+func ExampleQueue_TrySubmit() {
+	started, block := make(chan struct{}), make(chan struct{})
+	q, err := workqueue.New(func(ctx context.Context, n int) error {
+		if n == 0 {
+			close(started)
+		}
+		<-block
+		return nil
+	}, workqueue.Options[int]{Workers: 1, Capacity: 1})
+	if err != nil {
+		panic(err)
+	}
+	// One job runs, one waits in the buffer, the third does not fit: a
+	// producer that must never block sheds load instead.
+	fmt.Println(q.TrySubmit(0))
+	<-started
+	fmt.Println(q.TrySubmit(1))
+	fmt.Println(q.TrySubmit(2))
+	close(block)
+	_ = q.Shutdown(context.Background())
+	fmt.Println(q.TrySubmit(3))
+	// Output:
+	// <nil>
+	// <nil>
+	// workqueue: queue full
+	// workqueue: queue closed
+}
