@@ -3,8 +3,6 @@ package fetch
 import (
 	"context"
 	"iter"
-	"sync"
-	"sync/atomic"
 )
 
 // All fetches every URL with GET and returns their Results in input order,
@@ -13,92 +11,58 @@ import (
 // exited when it returns. If ctx ends, the URLs in progress fail with the
 // context's error and the rest fail with it at once, so All returns promptly.
 //
-// A URL waiting for a busy host's slot occupies one of the batch's
-// goroutines (but no global slot): interleave hosts in urls, or run a batch
-// per host, to keep many hosts busy at once.
+// All starts a URL only while fewer of its URLs for the same host are in
+// progress than that host's cap (Options.PerHost or Options.HostLimits, or
+// the current adaptive cap; URLs waiting out a retry's backoff hold no slot
+// and do not count), so its goroutines do not pile up waiting for a busy
+// host's slots: a slow or tightly capped host does not hold up the others,
+// however the hosts are ordered in urls. URLs for a host at its cap wait,
+// up to 4 × Options.Concurrency of them, and start in input order as that
+// host's URLs finish; while that many wait, All reads no further in urls
+// until one of them can start. See the package documentation, "Batches".
 func (f *Fetcher) All(ctx context.Context, urls []string) []Result {
 	results := make([]Result, len(urls))
-	workers := min(f.cfg.Concurrency, len(urls))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(urls) {
-					return
-				}
-				results[i] = f.get(ctx, urls[i], i)
-			}
-		})
+	i := 0
+	next := func() (string, bool) {
+		if i == len(urls) {
+			return "", false
+		}
+		i++
+		return urls[i-1], true
 	}
-	wg.Wait()
+	f.runBatch(ctx, next, func(r Result) bool {
+		results[r.Index] = r
+		return true
+	})
 	return results
 }
 
 // Stream fetches the URLs of urls with GET and yields their Results as they
-// complete, with Result.Index giving each URL's position in urls. It pulls
-// urls lazily and keeps at most Options.Concurrency URLs in progress, on at
-// most as many goroutines, so memory stays bounded however long urls is.
-// urls is consumed on a coroutine driven by the loop; slices.Values turns a
-// slice into one.
+// complete, with Result.Index giving each URL's position in urls. It keeps
+// at most Options.Concurrency URLs in progress, on at most as many
+// goroutines. Like All, it starts a URL only while its host is below its
+// cap in this batch, so a slow or tightly capped host does not hold up the
+// others; URLs for a host at its cap wait, in input order, for that host's
+// URLs to finish.
+//
+// Stream pulls urls lazily, only to keep its goroutines busy: at most
+// 5 × Options.Concurrency URLs are pulled from urls and not yet yielded
+// (up to Concurrency in progress and 4 × Concurrency waiting for a busy
+// host), so memory stays bounded however long urls is. While that many
+// are pulled, Stream waits for a Result before pulling more. urls is
+// consumed on a coroutine driven by the loop; slices.Values turns a slice
+// into one.
 //
 // Breaking out of the loop cancels the URLs in progress (their Results are
-// counted in Stats and passed to OnResult, but not yielded) and stops
+// counted in Stats and passed to OnResult, but not yielded), drops the URLs
+// waiting for a busy host (never started, they have no Result), and stops
 // pulling urls; every goroutine Stream started has exited when the loop
 // statement returns. If ctx ends, the remaining URLs are still yielded,
 // each failing at once with the context's error.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
-		ctx, cancel := context.WithCancel(ctx)
 		next, stop := iter.Pull(urls)
-
-		type job struct {
-			url   string
-			index int
-		}
-		jobs := make(chan job)
-		results := make(chan Result)
-		var wg sync.WaitGroup
-		workers, inFlight := 0, 0
-
-		defer func() {
-			// Runs on a normal end, a break, and a panic in the loop body.
-			cancel()
-			stop()
-			close(jobs)
-			for ; inFlight > 0; inFlight-- {
-				<-results
-			}
-			wg.Wait()
-		}()
-
-		url, more := next()
-		index := 0
-		for more || inFlight > 0 {
-			var send chan job
-			if more {
-				send = jobs
-				if workers == inFlight && workers < f.cfg.Concurrency {
-					workers++ // every worker is busy: start one more
-					wg.Go(func() {
-						for j := range jobs {
-							results <- f.get(ctx, j.url, j.index)
-						}
-					})
-				}
-			}
-			select {
-			case send <- job{url, index}:
-				inFlight++
-				index++
-				url, more = next()
-			case r := <-results:
-				inFlight--
-				if !yield(r) {
-					return
-				}
-			}
-		}
+		defer stop()
+		f.runBatch(ctx, next, yield)
 	}
 }

@@ -39,6 +39,21 @@
 // attempt from the moment it holds both slots, so waiting in a queue never
 // eats into it. Both slots are released before a retry's backoff.
 //
+// # Batches
+//
+// All and Stream keep many hosts busy at once, in whatever order their
+// URLs come. A batch hands a URL to one of its goroutines only while fewer
+// of the batch's URLs for that host are in progress than the host's cap
+// (PerHost, HostLimits, or the current adaptive cap; URLs waiting out a
+// retry's backoff do not count, as they hold no slot). URLs for a host at
+// its cap wait in a queue of their host and start in input order as the
+// host's URLs finish. So a slow or tightly capped host holds only its own
+// cap's worth of the batch's goroutines, and the other hosts use the rest:
+// a batch over a slow host and a fast one takes about as long as the
+// slower of the two, not their sum. At most 4 × Options.Concurrency URLs
+// wait at once; while that many do, a batch reads no further input until
+// one of them can start, so Stream's memory stays bounded.
+//
 // # Retries
 //
 // Transient failures (network errors, resets, attempt timeouts, and status

@@ -87,17 +87,18 @@ func (f *Fetcher) CloseIdleConnections() {
 
 // Get fetches rawURL with a GET request; see Do.
 func (f *Fetcher) Get(ctx context.Context, rawURL string) Result {
-	return f.get(ctx, rawURL, 0)
+	return f.get(ctx, rawURL, 0, nil)
 }
 
-func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
+// get fetches rawURL for Get or a batch; see run for backoff.
+func (f *Fetcher) get(ctx context.Context, rawURL string, index int, backoff backoffObserver) Result {
 	start := f.begin()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return f.finish(Result{Err: fmt.Errorf("fetch: %w", err)}, rawURL, index, start)
 	}
 	req.Header["User-Agent"] = f.userAgent // no per-request allocation
-	return f.finish(f.run(ctx, req), rawURL, index, start)
+	return f.finish(f.run(ctx, req, backoff), rawURL, index, start)
 }
 
 // Do sends req and returns its Result; it blocks until the Result is final.
@@ -125,7 +126,7 @@ func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
 		res.Err = fmt.Errorf("%w: nil request or URL", errInvalidRequest)
 		return f.finish(res, "", 0, start)
 	}
-	return f.finish(f.run(ctx, req), req.URL.String(), 0, start)
+	return f.finish(f.run(ctx, req, nil), req.URL.String(), 0, start)
 }
 
 var (
@@ -152,9 +153,15 @@ func (f *Fetcher) finish(r Result, rawURL string, index int, start time.Time) Re
 	return r
 }
 
+// backoffObserver is told when a request starts and ends waiting out a
+// retry's backoff, a time during which it holds no slot.
+type backoffObserver interface{ backingOff(waiting bool) }
+
 // run is the retry loop of one request. It schedules attempts itself
-// (retry.Policy.Next) so that no slot is held during a backoff.
-func (f *Fetcher) run(ctx context.Context, req *http.Request) Result {
+// (retry.Policy.Next) so that no slot is held during a backoff. If backoff
+// is not nil, its backingOff method is called with true before each backoff
+// and with false after it.
+func (f *Fetcher) run(ctx context.Context, req *http.Request, backoff backoffObserver) Result {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" || req.URL.Host == "" {
 		return Result{Err: fmt.Errorf("%w: URL %q needs an http or https scheme and a host", errInvalidRequest, req.URL.Redacted())}
 	}
@@ -198,7 +205,14 @@ func (f *Fetcher) run(ctx context.Context, req *http.Request) Result {
 		last = res
 		last.Err = unwrapHint(err)
 		f.log.Debug("fetch: retrying", "url", req.URL.Redacted(), "attempt", attempt, "delay", delay, "err", err)
-		if cerr := sleep(ctx, delay); cerr != nil {
+		if backoff != nil {
+			backoff.backingOff(true)
+		}
+		cerr := sleep(ctx, delay)
+		if backoff != nil {
+			backoff.backingOff(false)
+		}
+		if cerr != nil {
 			res.Err = &retry.Error{Reason: cerr, Last: last.Err, Attempts: res.Attempts}
 			return res
 		}

@@ -74,7 +74,7 @@ func TestHostLimitsAndGlobalCapHoldTogether(t *testing.T) {
 	f := newFetcher(t, Options{Concurrency: 6, Retry: NoRetry(),
 		HostLimits: map[string]int{addrOf(a): 2, addrOf(b): 5}})
 
-	// Separate callers, not one All: All's 6 workers could all wait on a.
+	// Separate callers, not one All: the Fetcher's own caps are under test.
 	var wg sync.WaitGroup
 	for i := range 40 {
 		u := fmt.Sprintf("%s/%d", []*server{a, b}[i%2].URL, i)

@@ -37,7 +37,7 @@ const (
 type Options struct {
 	// Concurrency caps the requests in flight across all hosts and all
 	// callers of the Fetcher (default 64). It also bounds the goroutines a
-	// batch (All, Stream) starts.
+	// batch (All, Stream) starts, and how far it reads ahead: see All.
 	Concurrency int
 
 	// PerHost caps the requests in flight to one host (default 8). A host is

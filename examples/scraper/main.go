@@ -31,7 +31,6 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluicego/sluice/fetch"
@@ -151,60 +150,27 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	}
 	defer f.CloseIdleConnections() // no keep-alive goroutine outlives run
 
-	// A URL waiting for its host's slot occupies one of its Stream's
-	// workers. So that a slow host with a small cap cannot take up the
-	// workers the other hosts need, each host with a cap of its own gets its
-	// own Stream; the rest share one. The Fetcher's caps hold across them.
-	var groups [][]string
-	byHost := map[string]int{} // host with its own cap -> index in groups
-	for _, u := range cfg.URLs {
-		h := hostOf(u)
-		if _, ok := cfg.HostCaps[h]; !ok {
-			h = "" // the shared group
-		}
-		i, ok := byHost[h]
-		if !ok {
-			i = len(groups)
-			byHost[h] = i
-			groups = append(groups, nil)
-		}
-		groups[i] = append(groups[i], u)
-	}
-
+	// One Stream over every URL, whatever their hosts: it yields results as
+	// they complete and keeps memory bounded. A slow host at its cap does not
+	// hold up the others: Stream starts a URL only while its host has room.
+	// If ctx ends, the rest are yielded as canceled.
 	s := newSummary(len(cfg.URLs))
-	results := make(chan fetch.Result)
-	var wg sync.WaitGroup
-	for _, urls := range groups {
-		wg.Go(func() {
-			// Stream yields results as they complete and keeps memory
-			// bounded; if ctx ends, the rest are yielded as canceled.
-			for r := range f.Stream(ctx, slices.Values(urls)) {
-				results <- r
-			}
-		})
-	}
-	go func() { wg.Wait(); close(results) }()
-
 	tick := time.NewTicker(cfg.Progress)
 	defer tick.Stop()
-	for done := false; !done; {
+	for r := range f.Stream(ctx, slices.Values(cfg.URLs)) {
+		s.add(r)
+		if jsonl != nil {
+			if writeErr = jsonl.Encode(newRecord(r)); writeErr != nil {
+				// A full disk is not something to ignore: stop fetching, but
+				// keep taking results so every page is accounted for.
+				jsonl = nil
+				cancel()
+			}
+		}
 		select {
-		case r, ok := <-results:
-			if !ok {
-				done = true
-				break
-			}
-			s.add(r)
-			if jsonl != nil {
-				if writeErr = jsonl.Encode(newRecord(r)); writeErr != nil {
-					// A full disk is not something to ignore: stop fetching,
-					// but keep draining results so no goroutine is left behind.
-					jsonl = nil
-					cancel()
-				}
-			}
 		case <-tick.C:
 			s.progress(out, cfg.Live)
+		default:
 		}
 	}
 	s.progress(out, cfg.Live)
