@@ -25,8 +25,9 @@ func feed(c *fakeConn, n int) chan struct{} {
 	return done
 }
 
-// BenchmarkClientInMemory measures messages/s through Client.Run (reader
-// goroutine, read-ahead channel, handler call) over the in-memory conn.
+// BenchmarkClientInMemory measures messages/s through Client.Run (Read and
+// handler call inline on Run's goroutine, liveness bookkeeping when on)
+// over the in-memory conn.
 func BenchmarkClientInMemory(b *testing.B) {
 	for _, liveness := range []bool{false, true} {
 		name := "liveness=off"

@@ -72,24 +72,33 @@ func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
 }
 
 // Run connects and serves the stream until ctx ends or a fatal error occurs,
-// and blocks until then. It dials, runs OnConnect, flushes the send buffer,
-// then calls handler with each message in the order received, one at a time,
-// on Run's goroutine. When the connection fails (a Read or Write error, an
-// unanswered ping, IdleTimeout) it closes it, waits the backoff delay — at
-// least the delay asked for by retry.After on the error, capped by
-// Backoff.MaxHint — and dials again. There is never more than one connection:
-// the old one is closed, and its goroutines have exited, before the next dial.
+// and blocks until then. It dials, runs OnConnect and flushes the send
+// buffer; then, on Run's goroutine, it reads a message from the connection,
+// calls handler with it, and reads the next one only once handler has
+// returned: handler sees the messages in the order received, one at a time,
+// and receives Run's ctx. When the connection fails (a Read or Write error,
+// an unanswered ping, IdleTimeout) Run closes it, waits the backoff delay —
+// at least the delay asked for by retry.After on the error, capped by
+// Backoff.MaxHint — and dials again. There is never more than one
+// connection: the old one is closed, and its watchdog goroutine has exited,
+// before the next dial.
+//
+// While handler runs, the connection is not read (what arrives waits in
+// the transport's buffers), and liveness checks pause: no ping is sent and
+// neither PingTimeout nor IdleTimeout can expire. When handler returns, the
+// liveness clock restarts from zero. Time spent in handler therefore never
+// counts against the peer; a dead peer is detected within Heartbeat +
+// PingTimeout, or IdleTimeout, of handler returning. Nothing is read ahead:
+// each message Read returned has been handed to handler when Run reconnects
+// or returns.
 //
 // The ctx passed to Dial stays live until that connection is torn down, so a
 // transport may tie the connection's lifetime to it, as an HTTP request body
 // is tied to its request's context. It ends earlier only if Run's ctx ends
 // or ConnectTimeout passes before the connection is up. Once it is up, the
 // end of Run's ctx first closes the connection (Conn.Close, gracefully if
-// the transport can) and then ends the Dial ctx, also while handler runs.
-//
-// Messages already read when a connection fails are still handed to handler
-// before the reconnect. handler receives Run's ctx; time spent in it does not
-// count against the peer's liveness.
+// the transport can), which ends a Read in progress, and then ends the Dial
+// ctx; this happens also while handler runs.
 //
 // Run returns, with every goroutine it started stopped and the connection
 // closed:
@@ -190,7 +199,7 @@ func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) er
 }
 
 // connect makes one connection attempt: Dial, OnConnect, flush. On success
-// the connection is published to Send and its goroutines are running.
+// the connection is published to Send and its watchdog, if any, is running.
 func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 	// The connection's context is the one Dial receives, so a transport may
 	// tie the connection's life to it; it ends at teardown, or when the
@@ -247,9 +256,8 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 		})
 	}
 	if c.cfg.IdleTimeout > 0 || c.cfg.pings {
-		cn.live = newLiveness()
+		cn.live = newLiveness(c.cfg.IdleTimeout > 0)
 	}
-	cn.wg.Go(cn.read)
 	if cn.live != nil {
 		pinger, _ := conn.(Pinger)
 		if !c.cfg.pings {
@@ -310,32 +318,38 @@ func (c *Client[M]) flush(cn *connection[M], commit func() bool) error {
 	}
 }
 
-// serve hands cn's messages to handler until the connection fails (connErr)
-// or Run must return (fatal: handler's error or ctx.Err()). It tears cn down
-// before returning.
+// serve reads cn on Run's goroutine and hands each message to handler
+// until the connection fails (connErr) or Run must return (fatal: handler's
+// error or ctx.Err()). Nothing reads cn while handler runs, so the liveness
+// clock is suspended meanwhile. serve tears cn down before returning.
 func (c *Client[M]) serve(ctx context.Context, cn *connection[M], handler func(context.Context, M) error) (connErr, fatal error) {
 	defer c.teardown(cn)
 	for {
-		select {
-		case it := <-cn.items:
-			if it.err != nil {
-				return it.err, nil
+		m, err := cn.conn.Read(cn.ctx)
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr // the end of ctx closed cn
 			}
-			c.in.Add(1)
-			cn.live.suspend()
-			err := handler(ctx, it.m)
-			cn.live.resume()
-			if err != nil {
-				return nil, err
+			if r := cn.failure(); r != nil {
+				err = keepHint(r, err)
 			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
+			return err, nil
+		}
+		c.in.Add(1)
+		cn.live.suspend()
+		err = handler(ctx, m)
+		cn.live.resume()
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
 }
 
 // teardown unpublishes cn, closes it, ends its ctx and waits for its
-// goroutines.
+// watchdog and for the close on the end of Run's ctx.
 func (c *Client[M]) teardown(cn *connection[M]) {
 	c.mu.Lock()
 	if c.cur == cn {

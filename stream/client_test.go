@@ -575,3 +575,31 @@ func TestCancelClosesConnBeforeEndingItsContext(t *testing.T) {
 		})
 	}
 }
+
+// Run reads the connection only between handler calls: while the handler
+// runs, messages wait in the transport and no Read is in progress.
+func TestNoReadWhileHandlerRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer()
+		s.onAccept = func(c *fakeConn) { c.Push("1"); c.Push("2"); c.Push("3") }
+		c := newClient(t, s, stream.Options[string]{})
+		release := make(chan struct{})
+		var h collect
+		r := startRun(t.Context(), c, func(ctx context.Context, m string) error {
+			if m == "1" {
+				<-release
+			}
+			return h.handle(ctx, m)
+		})
+		synctest.Wait()
+		conn := s.next()
+		assert.Equal(t, int32(0), conn.reading.Load(), "no Read in progress while the handler runs")
+		assert.Len(t, conn.toClient, 2, "nothing read ahead")
+		assert.Equal(t, uint64(1), c.Stats().MessagesIn)
+		close(release)
+		synctest.Wait()
+		assert.Equal(t, []string{"1", "2", "3"}, h.got())
+		assert.Equal(t, int32(1), conn.reading.Load(), "reading again once the handler is idle")
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}

@@ -5,7 +5,8 @@ import "context"
 // Conn is one live connection carrying messages of type M.
 type Conn[M any] interface {
 	// Read blocks until a message arrives, ctx ends or the connection
-	// fails. The Client calls it from one goroutine at a time.
+	// fails. The Client calls it on Run's goroutine, between handler
+	// calls, so never concurrently with itself.
 	Read(ctx context.Context) (M, error)
 
 	// Write sends one message. The Client serialises writes, so it is

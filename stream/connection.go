@@ -10,30 +10,18 @@ import (
 	"github.com/sluicego/sluice/retry"
 )
 
-// readAhead is how many messages the reader goroutine may hold for a busy
-// handler before it stops reading.
-const readAhead = 8
-
-// item is what the reader hands to Run: a message, or the error that ended
-// the connection (always the last item).
-type item[M any] struct {
-	m   M
-	err error
-}
-
-// connection is one live Conn with the goroutines that serve it: a reader,
-// which reads ahead into items, and, when liveness checks are on, a watchdog.
-// Run owns it: it starts the goroutines and, in teardown, stops and waits
-// for them.
+// connection is one live Conn with, when liveness checks are on, the
+// watchdog goroutine that serves it. Run owns it: Run's goroutine reads it
+// (see Client.serve), starts the watchdog and, in teardown, stops and waits
+// for it.
 type connection[M any] struct {
 	conn   Conn[M]
 	ctx    context.Context // ends at teardown; the ctx Dial received
 	cancel context.CancelCauseFunc
-	items  chan item[M]
-	stop   chan struct{}  // closed when Run no longer takes items
+	stop   chan struct{}  // closed at teardown
 	live   *liveness      // nil when neither pings nor IdleTimeout are on
 	unlink func() bool    // stops the close on the end of Run's ctx; nil if none
-	wg     sync.WaitGroup // reader, watchdog and the close on Run's ctx
+	wg     sync.WaitGroup // watchdog and the close on Run's ctx
 
 	closeOnce sync.Once
 
@@ -46,14 +34,13 @@ func newConnection[M any](ctx context.Context, cancel context.CancelCauseFunc, c
 		conn:   conn,
 		ctx:    ctx,
 		cancel: cancel,
-		items:  make(chan item[M], readAhead),
 		stop:   make(chan struct{}),
 	}
 }
 
 // fail closes the connection and records err as the reason, unless one
-// was recorded first. The reader then reports the reason instead of the
-// Read error that the close causes.
+// was recorded first. Run then reports the reason instead of the Read error
+// that the close causes.
 func (cn *connection[M]) fail(err error) {
 	cn.mu.Lock()
 	if cn.reason == nil {
@@ -92,41 +79,6 @@ func (cn *connection[M]) abandon(err error) {
 	})
 }
 
-// read is the reader goroutine: it reads until the connection fails and
-// hands every message, then the error, to Run in order. While items is
-// full — the handler is busy — it stops reading and suspends the liveness
-// clock, since an unread connection cannot show that the peer is alive.
-func (cn *connection[M]) read() {
-	for {
-		m, err := cn.conn.Read(cn.ctx)
-		if err != nil {
-			if r := cn.failure(); r != nil {
-				err = keepHint(r, err)
-			}
-			select {
-			case cn.items <- item[M]{err: err}:
-			case <-cn.stop:
-			}
-			return
-		}
-		cn.live.touch()
-		it := item[M]{m: m}
-		select {
-		case cn.items <- it:
-			continue
-		default:
-		}
-		cn.live.suspend()
-		select {
-		case cn.items <- it:
-			cn.live.resume()
-		case <-cn.stop:
-			cn.live.resume()
-			return
-		}
-	}
-}
-
 // keepHint returns reason, the error the client closed the connection for,
 // carrying the retry.After hint of readErr, the Read error the close caused,
 // unless reason has one: a delay the server asked for (such as an SSE retry
@@ -144,23 +96,32 @@ func keepHint(reason, readErr error) error {
 // watch is the watchdog goroutine. It closes the connection with
 // ErrIdleTimeout when nothing arrived for idle, and with ErrPingTimeout
 // when a ping (sent every heartbeat if pinger is not nil) is not answered
-// within pingTimeout. While the liveness clock is suspended it neither pings
-// nor times out; a ping that fails while a suspension began is ignored.
+// within pingTimeout. While the liveness clock is suspended (the handler
+// runs, so nobody reads) it neither pings nor times out, and it ignores a
+// ping that failed while a suspension began: a message arrived meanwhile,
+// or the pong may be unread only because the handler was running.
 func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.Duration) {
 	l := cn.live
 	poll := idle
 	if pinger != nil && (poll == 0 || heartbeat < poll) {
 		poll = heartbeat
 	}
+	var pong time.Time // when the last ping was answered
 	nextPing := time.Now().Add(heartbeat)
 	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
 		now := time.Now()
 		last, suspended, epoch := l.snapshot()
+		if pong.After(last) {
+			last = pong
+		}
 		wait := poll
 		if !suspended && idle > 0 {
 			if now.Sub(last) >= idle {
+				if !l.steadySince(epoch) {
+					continue // a message arrived meanwhile: look again
+				}
 				cn.abandon(fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, idle))
 				return
 			}
@@ -176,7 +137,7 @@ func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.
 				}
 				switch {
 				case err == nil:
-					l.touch()
+					pong = time.Now()
 				case l.steadySince(epoch):
 					cn.abandon(fmt.Errorf("%w within %v: %w", ErrPingTimeout, pingTimeout, err))
 					return
@@ -195,60 +156,58 @@ func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.
 	}
 }
 
-// liveness is the clock the watchdog reads: when something last arrived,
-// and whether the clock is suspended because the application, not the
-// peer, is the one not keeping up. It is lock-free, as touch runs for every
-// message: times are monotonic nanoseconds since base. All methods are
-// no-ops on nil.
+// liveness is the clock the watchdog reads, written by Run's goroutine
+// around every handler call: suspend before it, resume after it. Since Run
+// reads the connection only between handler calls, the peer is judged only
+// on the time outside them, and the clock restarts when a call returns.
+//
+// The cost per message is two atomic adds; resume also reads the clock, and
+// stores it, only when stamp is set (IdleTimeout is on): pings need no time,
+// only to know whether a suspension began while they waited. All methods
+// are no-ops on nil.
 type liveness struct {
-	base      time.Time
-	last      atomic.Int64  // last arrival, or end of the last suspension
-	suspended atomic.Int32  // suspensions in progress
-	epoch     atomic.Uint64 // suspensions begun so far
+	base  time.Time
+	stamp bool          // whether resume records the time
+	epoch atomic.Uint64 // suspensions begun and ended: odd while suspended
+	last  atomic.Int64  // when the last suspension ended, in nanoseconds since base
 }
 
-func newLiveness() *liveness { return &liveness{base: time.Now()} }
+func newLiveness(stamp bool) *liveness { return &liveness{base: time.Now(), stamp: stamp} }
 
-func (l *liveness) now() int64 { return int64(time.Since(l.base)) }
-
-func (l *liveness) touch() {
-	if l == nil {
-		return
-	}
-	l.last.Store(l.now())
-}
-
+// suspend stops the clock: the handler is about to run. Only Run's
+// goroutine calls suspend and resume, alternately.
 func (l *liveness) suspend() {
 	if l == nil {
 		return
 	}
-	l.suspended.Add(1)
 	l.epoch.Add(1)
 }
 
-// resume ends a suspension and restarts the clock from now. It moves the
-// clock before it ends the suspension, so that a snapshot that sees no
+// resume restarts the clock from now: the handler returned. It stores the
+// time before it ends the suspension, so that a snapshot that sees no
 // suspension also sees the new time.
 func (l *liveness) resume() {
 	if l == nil {
 		return
 	}
-	l.last.Store(l.now())
-	l.suspended.Add(-1)
+	if l.stamp {
+		l.last.Store(int64(time.Since(l.base)))
+	}
+	l.epoch.Add(1)
 }
 
-// snapshot returns the last arrival, whether the clock is suspended, and
-// the epoch to pass to steadySince. It reads in the reverse order of the
-// writers (epoch, suspended, then last), so it never pairs "not suspended"
-// with a time older than the end of the latest suspension.
+// snapshot returns when the clock last restarted (the end of the latest
+// suspension, or base; meaningful only with stamp set), whether it is
+// suspended, and the epoch to pass to steadySince. It reads in the reverse
+// order of resume, so it never pairs "not suspended" with a time older
+// than the end of the latest suspension.
 func (l *liveness) snapshot() (last time.Time, suspended bool, epoch uint64) {
 	epoch = l.epoch.Load()
-	suspended = l.suspended.Load() > 0
-	return l.base.Add(time.Duration(l.last.Load())), suspended, epoch
+	return l.base.Add(time.Duration(l.last.Load())), epoch%2 == 1, epoch
 }
 
 // steadySince reports whether no suspension is in progress or has begun
-// since the snapshot that returned epoch.
+// since the snapshot that returned epoch, which was not suspended.
 func (l *liveness) steadySince(epoch uint64) bool {
-	return l.suspended.Load() == 0 && l.epoch.Load() == epoch
+	return l.epoch.Load() == epoch
 }

@@ -12,19 +12,21 @@
 //     A retry.After hint on a Read or Dial error is honoured as a minimum
 //     delay; a retry.Permanent dial error ends Run. Options.MaxAttempts bounds
 //     consecutive failures.
-//   - Exactly one connection at a time. Each connection has one reader
-//     goroutine, which reads ahead into a small bounded channel, and, when
-//     liveness checks are on, one watchdog goroutine. Both have exited before
-//     the next dial and before Run returns.
+//   - Exactly one connection at a time, read on Run's goroutine: Run reads
+//     a message, calls the handler with it, and reads the next one once the
+//     handler has returned, so nothing is read ahead and nothing read is
+//     dropped. When liveness checks are on, each connection also has one
+//     watchdog goroutine, which has exited before the next dial and before
+//     Run returns.
 //   - Liveness: a ping every Options.Heartbeat on Conns that implement
 //     Pinger, closed as dead after Options.PingTimeout without an answer,
-//     and Options.IdleTimeout without any arrival. Time the application spends
-//     in its handler does not count against the peer: while the handler runs,
-//     or the reader waits for it with the read-ahead channel full (and so
-//     cannot process pongs), the liveness clock is suspended, and it restarts
-//     from zero when the handler returns. A slow consumer is therefore never
-//     disconnected as dead; a dead peer is detected within Heartbeat +
-//     PingTimeout (or IdleTimeout) of the handler being idle.
+//     and Options.IdleTimeout without any arrival. Time the application
+//     spends in its handler does not count against the peer: while the
+//     handler runs, the connection is not read (so pongs cannot be seen),
+//     and liveness checks pause; the liveness clock restarts from zero when
+//     the handler returns. A slow consumer is therefore never disconnected
+//     as dead; a dead peer is detected within Heartbeat + PingTimeout (or
+//     IdleTimeout) of the handler being idle.
 //   - Send: writes are serialised, whoever calls Send, so Conn.Write never
 //     runs concurrently. While disconnected, up to Options.SendBuffer
 //     messages are queued and written in order after the next OnConnect;

@@ -85,8 +85,8 @@ func TestIdleTimeoutClosesSilentConnection(t *testing.T) {
 	})
 }
 
-// A slow handler is not mistaken for a dead peer, even when the reader has
-// to stop reading (read-ahead full) so that pings go unanswered, as with
+// A slow handler is not mistaken for a dead peer, even though nothing reads
+// the connection while it runs, so that pings go unanswered, as with
 // coder/websocket — massive-com client #844.
 func TestSlowConsumerNotKilledAsDead_massive844(t *testing.T) {
 	for _, backlog := range []int{1, 50} {
@@ -189,4 +189,69 @@ func TestDeadPeerClosedAtOnceNotAfterGracefulCloseTimeout(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The idle clock stops while the handler runs and restarts from zero when
+// it returns: a connection is closed IdleTimeout after the handler's return,
+// not after the message's arrival.
+func TestIdleClockRestartsWhenHandlerReturns_massive844(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const idle = 2 * time.Second
+		s := newFakeServer() // no Pinger
+		var ev events
+		c := newClient(t, s, stream.Options[string]{IdleTimeout: idle, OnState: ev.add})
+		r := startRun(t.Context(), c, func(context.Context, string) error {
+			time.Sleep(5 * idle) // slow consumer
+			return nil
+		})
+		synctest.Wait()
+		conn := s.next()
+		time.Sleep(time.Second)
+		conn.Push("slow")
+		time.Sleep(5*idle + idle - time.Nanosecond) // the handler returned at 11s
+		synctest.Wait()
+		assert.False(t, conn.isClosed(), "not before IdleTimeout after the handler returned")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		assert.True(t, conn.isClosed())
+		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrIdleTimeout)
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
+}
+
+// A peer that never answers pings but keeps sending is alive: a ping during
+// which a message arrived (and the handler ran, so the pong may be unread)
+// is not held against it. Once it falls silent it is found dead within
+// Heartbeat + PingTimeout of the last handler call.
+func TestPingOverlappingMessagesNotHeldAgainstPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const heartbeat, timeout = time.Second, 500 * time.Millisecond
+		s := newFakeServer()
+		s.pinger = true
+		s.onAccept = func(c *fakeConn) { c.deaf.Store(true) }
+		var ev events
+		c := newClient(t, s, stream.Options[string]{
+			Heartbeat: heartbeat, PingTimeout: timeout, OnState: ev.add, Backoff: noJitter,
+		})
+		var h collect
+		r := startRun(t.Context(), c, h.handle)
+		synctest.Wait()
+		conn := s.next()
+		for range 20 { // a message every 400ms for 8s
+			time.Sleep(400 * time.Millisecond)
+			require.True(t, conn.Push("m"))
+		}
+		synctest.Wait()
+		assert.Len(t, h.got(), 20)
+		assert.False(t, conn.isClosed(), "kept while messages arrive")
+		assert.Positive(t, s.pings.Load())
+		silent := time.Now()
+		for !conn.isClosed() {
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+		}
+		assert.LessOrEqual(t, time.Since(silent), heartbeat+timeout)
+		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrPingTimeout)
+		require.ErrorIs(t, r.stop(), context.Canceled)
+	})
 }

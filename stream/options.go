@@ -45,18 +45,22 @@ type Options[M any] struct {
 	ConnectTimeout time.Duration
 
 	// Heartbeat is the interval between liveness pings on connections whose
-	// Conn implements Pinger. Zero means DefaultHeartbeat (30s); a negative
-	// value disables pings.
+	// Conn implements Pinger. Pings pause while the handler runs: the
+	// connection is not read then, so no pong could be seen. Zero means
+	// DefaultHeartbeat (30s); a negative value disables pings.
 	Heartbeat time.Duration
 
-	// PingTimeout is how long a ping may go unanswered before the connection
-	// is declared dead (ErrPingTimeout), closed and redialled. Zero means
-	// Heartbeat, so a dead peer is detected within two Heartbeats.
+	// PingTimeout is how long a ping may go unanswered, while the handler is
+	// idle, before the connection is declared dead (ErrPingTimeout), closed
+	// and redialled. A ping during which a message arrived, and so the
+	// handler ran, is not held against the peer. Zero means Heartbeat, so a
+	// dead peer is detected within two Heartbeats of the handler returning.
 	PingTimeout time.Duration
 
 	// IdleTimeout closes and redials a connection on which nothing arrived —
 	// no message and no answered ping — for this long (ErrIdleTimeout).
-	// Zero disables the check.
+	// Time in the handler does not count: the clock stops while the handler
+	// runs and restarts from zero when it returns. Zero disables the check.
 	IdleTimeout time.Duration
 
 	// OnConnect, if set, runs after each successful Dial and before any

@@ -80,10 +80,11 @@ func (d *Dialer) init() {
 // Last-Event-ID: LastEventID until the stream set one with an id field.
 //
 // ResumeID follows what Conn.Read returned, not what a handler processed: a
-// stream.Client reads a few events ahead of its handler and drops those
-// still unhandled when its Run returns, so after Run ResumeID may be past
-// them. To save the position across restarts, keep the ID of the last Event
-// the handler processed and pass it as the next Dialer's LastEventID.
+// stream.Client reads each event before its handler runs, so when Run ends
+// in a handler call (the handler's error, or its ctx ending) ResumeID
+// already includes that event. To save the position across restarts, keep
+// the ID of the last Event the handler processed and pass it as the next
+// Dialer's LastEventID.
 func (d *Dialer) ResumeID() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -12,7 +12,8 @@
 // Dialer's ReadLimit (1 MiB by default; a larger message is an error matching
 // [ErrMessageTooBig] and ends the connection), writes text or binary
 // messages, answers Ping with a WebSocket ping (the pong is only seen while a
-// Read is in progress, which a Client always has), and closes within the
+// Read is in progress, which a Client has whenever its handler is not
+// running; it pauses its pings while the handler runs), and closes within the
 // Dialer's CloseTimeout: it sends a close frame, waits for the peer's answer
 // for at most CloseTimeout, then closes the TCP connection.
 //
