@@ -6,8 +6,9 @@
 // Options.HostLimits for particular hosts), optionally with a per-host rate
 // or minimum delay, robots.txt rules and Crawl-delay, and an adaptive (AIMD)
 // per-host cap. Every URL ends in exactly one Result: a 2xx response with its
-// whole body, or an error that says what happened. A non-2xx final status is a *StatusError; a body longer than
-// Options.MaxBodyBytes is ErrBodyTooLarge, never a truncated body.
+// whole body, or an error that says what happened. A non-2xx final status
+// is a *StatusError; a body longer than Options.MaxBodyBytes is
+// ErrBodyTooLarge, never a truncated body.
 //
 // # Outcomes
 //

@@ -106,8 +106,8 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, index int, backoff bac
 // is ignored. req is not modified.
 //
 // Before each attempt Do waits for a slot of the request's host
-// (Options.PerHost or Options.HostLimits), then for the host's rate or Crawl-delay, then for a
-// global slot (Options.Concurrency); it holds both while the attempt runs
+// (Options.PerHost or Options.HostLimits), then for the host's rate or
+// Crawl-delay, then for a global slot (Options.Concurrency); it holds both while the attempt runs
 // and releases them before any retry backoff. Taking the host slot first
 // means a request queued behind a busy host never holds a global slot that
 // requests to other hosts could use.
@@ -116,7 +116,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, index int, backoff bac
 // transiently (a network error, a reset, an attempt timeout, or status 408,
 // 425, 429, 500, 502, 503 or 504) and the request is safe to repeat: its
 // method is GET, HEAD, OPTIONS, TRACE, PUT or DELETE, or it carries an
-// Idempotency-Key header; and it has no body or req.GetBody can produce it
+// Idempotency-Key (or X-Idempotency-Key) header; and it has no body or req.GetBody can produce it
 // again. Bodies are never buffered to be replayed. A Retry-After header on
 // a retried response sets the minimum wait, capped by the policy's MaxHint.
 func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {

@@ -17,6 +17,10 @@
 // context.DeadlineExceeded) and still wraps the last attempt's error.
 //
 // [Backoff] is the same delay sequence as a stateful value, for loops that
-// retry by themselves, such as a reconnecting client. [Budget] is a token
-// bucket shared by many callers so that an outage does not become a retry storm.
+// retry by themselves, such as a reconnecting client. [Policy.Next] makes
+// Do's decision after one failed attempt without waiting, for loops that
+// schedule attempts themselves, such as a work queue. [Budget] is a token
+// bucket shared by many callers so that an outage does not become a retry
+// storm. [ParseRetryAfter] turns an HTTP Retry-After header into a wait to
+// pass to [After].
 package retry

@@ -77,7 +77,8 @@ func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
 // calls handler with it, and reads the next one only once handler has
 // returned: handler sees the messages in the order received, one at a time,
 // and receives Run's ctx. When the connection fails (a Read or Write error,
-// an unanswered ping, IdleTimeout) Run closes it, waits the backoff delay —
+// an unanswered ping, IdleTimeout) Run closes it (at once, with CloseNow on
+// a ForceCloser, when the peer is deemed dead), waits the backoff delay —
 // at least the delay asked for by retry.After on the error, capped by
 // Backoff.MaxHint — and dials again. There is never more than one
 // connection: the old one is closed, and its watchdog goroutine has exited,
@@ -370,7 +371,9 @@ func (c *Client[M]) teardown(cn *connection[M]) {
 //
 // While a connection is up, Send waits for earlier writes (writes never
 // overlap, whoever calls Send) and returns the Write error, if any; a failed
-// write also closes the connection so that Run redials. While no connection
+// write also closes the connection so that Run redials, unless the error
+// matches ErrInvalidMessage (the message was refused, the connection stays
+// up) or ctx ended during the write. While no connection
 // is up — before Run, during a dial or a backoff wait — Send queues m and
 // returns nil; queued messages are written in order after the next
 // successful OnConnect, ahead of any later Send. Send returns

@@ -2,8 +2,8 @@
 // transport, hands every message to a handler in order, and redials with
 // jittered backoff when the connection fails, until its context ends.
 //
-// A transport implements Conn (Read, Write, Close, and optionally Pinger) and
-// Dialer; stream/websocket and stream/sse are two. The Client adds, on top of
+// A transport implements Conn (Read, Write, Close, and optionally Pinger and
+// ForceCloser) and Dialer; stream/websocket and stream/sse are two. The Client adds, on top of
 // any of them:
 //
 //   - Reconnection with retry.Backoff delays that reset only after a
@@ -20,7 +20,8 @@
 //     Run returns.
 //   - Liveness: a ping every Options.Heartbeat on Conns that implement
 //     Pinger, closed as dead after Options.PingTimeout without an answer,
-//     and Options.IdleTimeout without any arrival. Time the application
+//     and Options.IdleTimeout without any arrival; a dead connection is
+//     closed at once (CloseNow) on Conns that implement ForceCloser. Time the application
 //     spends in its handler does not count against the peer: while the
 //     handler runs, the connection is not read (so pongs cannot be seen),
 //     and liveness checks pause; the liveness clock restarts from zero when
@@ -31,7 +32,9 @@
 //     runs concurrently. While disconnected, up to Options.SendBuffer
 //     messages are queued and written in order after the next OnConnect;
 //     beyond that Send fails with ErrSendBufferFull. Options.SendMaxAge drops
-//     queued messages that became stale. Nothing is dropped silently: drops
+//     queued messages that became stale. A message the Conn refuses
+//     (ErrInvalidMessage) fails Send, or is dropped from the buffer, and
+//     leaves the connection up. Nothing is dropped silently: drops
 //     are counted in Stats.Dropped and logged.
 //   - Observability: Options.OnState receives every state change
 //     (connecting, connected, disconnected with the reason and next delay,

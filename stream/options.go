@@ -35,8 +35,9 @@ type Options[M any] struct {
 	StableAfter time.Duration
 
 	// MaxAttempts is how many consecutive connection attempts may fail before
-	// Run gives up with ErrMaxAttempts. An attempt fails when Dial or OnConnect
-	// returns an error, or when the connection ends before StableAfter.
+	// Run gives up with ErrMaxAttempts. An attempt fails when Dial, OnConnect
+	// or the flush of the send buffer fails or ConnectTimeout passes, or when
+	// the connection ends before StableAfter.
 	// Zero means no limit.
 	MaxAttempts int
 

@@ -19,7 +19,8 @@ type Stats struct {
 	// Buffered is the number of messages waiting in the send buffer.
 	Buffered int
 	// Dropped counts queued messages that were never written: too old at
-	// flush (Options.SendMaxAge) or still queued when Run returned.
+	// flush (Options.SendMaxAge), refused at flush by the Conn (an error
+	// matching ErrInvalidMessage), or still queued when Run returned.
 	Dropped uint64
 	// LastError is the error that ended the last failed attempt or
 	// connection, or nil.

@@ -45,7 +45,8 @@ type Outcome[T any] struct {
 	Attempts int
 	// Err is nil for Succeeded. For Failed it is the final error: the
 	// handler's error when Retry is nil or the error was permanent or not
-	// retryable, otherwise a *retry.Error saying why retrying stopped and
+	// retryable, a *PanicError if the policy's Retryable or OnRetry hook
+	// panicked, otherwise a *retry.Error saying why retrying stopped and
 	// wrapping the last attempt's error. For Canceled it matches ErrShutdown
 	// and wraps the last attempt's error; for Dropped it is ErrShutdown.
 	Err error

@@ -4,7 +4,7 @@
 // A [Dialer] opens the stream and a [stream.Client] keeps it open:
 //
 //	d := &sse.Dialer{URL: "https://example.com/events", LastEventID: saved}
-//	c := stream.New[sse.Event](d, stream.Options[sse.Event]{IdleTimeout: time.Minute})
+//	c, err := stream.New[sse.Event](d, stream.Options[sse.Event]{IdleTimeout: time.Minute})
 //	err := c.Run(ctx, func(ctx context.Context, ev sse.Event) error { ... })
 //
 // The Dialer behaves as a browser's EventSource does, with these guarantees:
@@ -25,8 +25,10 @@
 //   - Bounded memory: a line or an event larger than MaxEventBytes (1 MiB by
 //     default) ends the connection with [ErrEventTooLarge].
 //
-// The stream is one-way: [Conn.Write] returns [ErrReadOnly], so a Client's
-// Send fails (and closes the connection) on SSE. There is no ping either:
+// The stream is one-way: [Conn.Write] returns [ErrReadOnly], which matches
+// [stream.ErrInvalidMessage], so a Client's Send returns it while connected
+// (a message queued while disconnected is dropped at flush and counted in
+// Stats.Dropped); the connection stays up. There is no ping either:
 // detect a dead server with the Client's IdleTimeout, set above the interval
 // of the server's keep-alive comments.
 //

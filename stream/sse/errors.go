@@ -9,9 +9,9 @@ import (
 )
 
 var (
-	// ErrEventTooLarge is returned when a line, or an event's id, event
-	// type and data together, exceed the size limit (MaxEventBytes). The
-	// stream cannot continue past it: the connection ends.
+	// ErrEventTooLarge is returned when a line, or an event's data (its data
+	// fields joined), exceeds the size limit (MaxEventBytes). The stream
+	// cannot continue past it: the connection ends.
 	ErrEventTooLarge = errors.New("sse: event too large")
 
 	// ErrNoContent is returned by Dial, marked retry.Permanent, when the

@@ -29,8 +29,8 @@ const (
 // Conn is one WebSocket connection returned by Dial.
 //
 // Read may be called by one goroutine at a time and Write by one goroutine at
-// a time; Ping and Close may be called from any goroutine, concurrently with
-// Read and Write. Read must be running for a Ping to see its pong and for the
+// a time; Ping, Close and CloseNow may be called from any goroutine,
+// concurrently with Read and Write. Read must be running for a Ping to see its pong and for the
 // close handshake to complete early: github.com/coder/websocket processes
 // control frames only inside Read.
 //
@@ -66,7 +66,7 @@ func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 // returned has no effect), when the peer closes the connection (the error wraps
 // github.com/coder/websocket.CloseError, see CloseStatus there), when the
 // message exceeds ReadLimit (ErrMessageTooBig; the connection is closed with
-// status 1009), on a network error, or ErrClosed after Close.
+// status 1009), on a network error, or ErrClosed after Close or CloseNow.
 func (c *Conn) Read(ctx context.Context) (Message, error) {
 	if done := ctx.Done(); done != nil {
 		c.watchRead(ctx, done)
@@ -192,8 +192,8 @@ func (c *Conn) Ping(ctx context.Context) error {
 
 // Close closes the connection with status 1000 (normal closure). It sends a
 // close frame and waits for the peer's answer for at most the Dialer's
-// CloseTimeout; then it closes the TCP connection, and returns
-// ErrCloseTimeout. Close unblocks concurrent Read, Write and Ping calls, which
+// CloseTimeout; if none came by then, it closes the TCP connection and
+// returns ErrCloseTimeout. Close unblocks concurrent Read, Write and Ping calls, which
 // return errors matching ErrClosed. It is idempotent: later and concurrent
 // calls wait for the first to finish and return its result.
 func (c *Conn) Close() error {
@@ -225,7 +225,8 @@ func (c *Conn) Close() error {
 // CloseNow closes the connection at once, without a closing handshake: it
 // closes the TCP connection (stream.ForceCloser). The Client uses it when the
 // peer is deemed dead. It is safe to call concurrently with Read, Write and
-// Close, and more than once; after Close it does nothing.
+// Close, and more than once. After Close it does nothing; during a Close it
+// waits for that Close to finish. It always returns nil.
 func (c *Conn) CloseNow() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)

@@ -5,7 +5,7 @@
 // [stream.Client] that reconnects, re-subscribes and checks liveness:
 //
 //	d := &websocket.Dialer{URL: "wss://example.com/feed"}
-//	c := stream.New[websocket.Message](d, stream.Options{...})
+//	c, err := stream.New[websocket.Message](d, stream.Options[websocket.Message]{...})
 //	err := c.Run(ctx, func(ctx context.Context, m websocket.Message) error { ... })
 //
 // A [Conn] can also be used on its own. It reads whole messages up to the

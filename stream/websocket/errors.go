@@ -19,7 +19,8 @@ var (
 	// stays up.
 	ErrMessageType = fmt.Errorf("websocket: invalid message type: %w", stream.ErrInvalidMessage)
 
-	// ErrClosed is returned by Read, Write and Ping after Close was called.
+	// ErrClosed is returned by Read, Write and Ping after Close or CloseNow
+	// was called.
 	ErrClosed = errors.New("websocket: connection closed")
 
 	// ErrCloseTimeout is returned by Close when the peer did not complete the
@@ -30,7 +31,8 @@ var (
 
 // HandshakeError is returned by Dial when the server answered the opening
 // handshake with a status other than 101 Switching Protocols. Dial marks it
-// with retry.Permanent for 4xx statuses other than 408, 425 and 429.
+// with retry.Permanent for statuses below 500 other than 408, 425 and 429
+// (see Permanent).
 type HandshakeError struct {
 	// Status is the HTTP status code of the answer.
 	Status int
