@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -482,8 +483,14 @@ func isNetworkError(err error) bool {
 // port, the port defaulting from the scheme.
 func hostKey(u *url.URL) string {
 	host, port := u.Hostname(), u.Port()
-	if port != "" && strings.ToLower(u.Host) == u.Host {
-		return u.Host
+	if port != "" && port[0] != '0' && strings.ToLower(u.Host) == u.Host {
+		return u.Host // the common case, without allocating
+	}
+	if port != "" {
+		// ":080" dials port 80: spell it as the one number it is.
+		if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+			port = strconv.FormatUint(n, 10)
+		}
 	}
 	if port == "" {
 		port = "80"

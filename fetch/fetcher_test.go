@@ -406,6 +406,8 @@ func TestHostKey(t *testing.T) {
 		"http://example.com:8080/": "example.com:8080",
 		"http://127.0.0.1:1234/":   "127.0.0.1:1234",
 		"http://[::1]/":            "[::1]:80",
+		"http://example.com:080/":  "example.com:80", // same port, same host: one cap
+		"http://EXAMPLE.com:0443/": "example.com:443",
 	} {
 		req, err := http.NewRequest(http.MethodGet, in, nil)
 		require.NoError(t, err)
