@@ -130,9 +130,15 @@ func (k *Keyed[K]) Len() int {
 // would start with: the fixed limit, limitOf(key) for a Keyed made by
 // [NewKeyedFunc], or Initial when adaptive.
 func (k *Keyed[K]) Limit(key K) int64 {
-	if e := k.lookup(key); e != nil {
-		return e.sem.Stats().Limit
+	// Read the entry's limit under k.mu: once k.mu is released, the entry
+	// may be deleted and recycled for another key with another cap.
+	k.mu.Lock()
+	if e := k.entries[key]; e != nil {
+		n := e.sem.Stats().Limit
+		k.mu.Unlock()
+		return n
 	}
+	k.mu.Unlock()
 	if k.limitOf != nil {
 		return k.capOf(key)
 	}

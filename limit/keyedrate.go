@@ -83,8 +83,11 @@ func (l *KeyedRate[K]) Wait(ctx context.Context, key K) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := time.Now()
+	// Read the clock under l.mu, so that the limiters see time in order: a
+	// time older than a limiter's last update would make it count the same
+	// interval's tokens twice.
 	l.mu.Lock()
+	now := time.Now()
 	e := l.entryLocked(key, now)
 	if e.lim.AllowN(now, 1) {
 		l.mu.Unlock()
@@ -122,8 +125,8 @@ func (l *KeyedRate[K]) Allow(key K) bool {
 	if l.r == rate.Inf {
 		return true
 	}
-	now := time.Now()
 	l.mu.Lock()
+	now := time.Now() // under l.mu, as in Wait
 	ok := l.entryLocked(key, now).lim.AllowN(now, 1)
 	l.mu.Unlock()
 	return ok

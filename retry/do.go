@@ -24,6 +24,12 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// MaxElapsed counts from the start of the first attempt; read the clock
+	// only when it is needed.
+	var start time.Time
+	if p.MaxElapsed > 0 {
+		start = time.Now()
+	}
 	err := fn(ctx)
 	if err == nil {
 		if p.Budget != nil {
@@ -31,7 +37,7 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 		}
 		return nil
 	}
-	return p.retryAfterFailure(ctx, err, fn)
+	return p.retryAfterFailure(ctx, start, err, fn)
 }
 
 // DoValue is Do for a function that returns a value. On success it returns
@@ -51,9 +57,9 @@ func DoValue[T any](ctx context.Context, p Policy, fn func(context.Context) (T, 
 }
 
 // retryAfterFailure is the slow path of Do, kept apart so that the first
-// attempt's fast path stays small. err is the first attempt's error.
-func (p *Policy) retryAfterFailure(ctx context.Context, err error, fn func(context.Context) error) error {
-	start := time.Now()
+// attempt's fast path stays small. err is the first attempt's error; start is
+// when the first attempt started, or the zero time if MaxElapsed is not set.
+func (p *Policy) retryAfterFailure(ctx context.Context, start time.Time, err error, fn func(context.Context) error) error {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -63,7 +69,11 @@ func (p *Policy) retryAfterFailure(ctx context.Context, err error, fn func(conte
 	var delay time.Duration
 	for attempt := 1; ; attempt++ {
 		var stop error
-		delay, stop = p.Next(ctx, err, attempt, delay, time.Since(start))
+		var elapsed time.Duration
+		if p.MaxElapsed > 0 {
+			elapsed = time.Since(start)
+		}
+		delay, stop = p.Next(ctx, err, attempt, delay, elapsed)
 		if stop != nil {
 			return stop
 		}
@@ -123,7 +133,9 @@ func (p *Policy) Next(ctx context.Context, err error, attempt int, prev, elapsed
 	if hint, ok := Hint(err); ok {
 		delay = p.hinted(delay, hint)
 	}
-	if p.MaxElapsed > 0 && elapsed+delay > p.MaxElapsed {
+	// delay > MaxElapsed-elapsed is elapsed+delay > MaxElapsed without the
+	// overflow of a delay near the largest Duration.
+	if p.MaxElapsed > 0 && delay > p.MaxElapsed-max(elapsed, 0) {
 		return 0, &Error{Reason: ErrMaxElapsed, Last: err, Attempts: attempt}
 	}
 	if p.OnRetry != nil {

@@ -72,10 +72,12 @@ type Policy struct {
 	// context errors, which are never retried whatever Retryable says.
 	Retryable func(error) bool
 
-	// OnRetry, if set, is called after a failed attempt when another attempt
-	// will follow, with the number of the attempt that failed (1 for the first),
-	// its error and the delay before the next one. It is never called after the
-	// last attempt. It runs on the goroutine that called Do.
+	// OnRetry, if set, is called after a failed attempt when the policy allows
+	// another attempt, just before the wait, with the number of the attempt
+	// that failed (1 for the first), its error and the delay before the next
+	// one. It is never called after the last attempt the policy allows; if ctx
+	// ends during the wait that follows, the announced attempt is not made.
+	// It runs on the goroutine that called Do.
 	OnRetry func(attempt int, err error, delay time.Duration)
 
 	// Budget, if set, is consulted after every failure; while it is depleted
@@ -206,7 +208,9 @@ func randUpTo(d time.Duration) time.Duration {
 func (p *Policy) hinted(d, hint time.Duration) time.Duration {
 	h := min(hint, p.maxHint())
 	if p.Jitter != JitterNone {
-		h += randUpTo(h / 10)
+		// Saturate rather than overflow when MaxHint is near the largest
+		// Duration.
+		h += min(randUpTo(h/10), math.MaxInt64-h)
 	}
 	return max(d, h)
 }
