@@ -42,12 +42,18 @@ func newConnection[M any](ctx context.Context, cancel context.CancelCauseFunc, c
 // was recorded first. Run then reports the reason instead of the Read error
 // that the close causes.
 func (cn *connection[M]) fail(err error) {
+	cn.setReason(err)
+	cn.close()
+}
+
+// setReason records err as the reason the client closed the connection,
+// unless one was recorded first.
+func (cn *connection[M]) setReason(err error) {
 	cn.mu.Lock()
 	if cn.reason == nil {
 		cn.reason = err
 	}
 	cn.mu.Unlock()
-	cn.close()
 }
 
 func (cn *connection[M]) failure() error {
@@ -65,11 +71,7 @@ func (cn *connection[M]) close() {
 // CloseNow where the Conn is a ForceCloser, instead of waiting for a closing
 // handshake that cannot be answered.
 func (cn *connection[M]) abandon(err error) {
-	cn.mu.Lock()
-	if cn.reason == nil {
-		cn.reason = err
-	}
-	cn.mu.Unlock()
+	cn.setReason(err)
 	cn.closeOnce.Do(func() {
 		if fc, ok := cn.conn.(ForceCloser); ok {
 			_ = fc.CloseNow()

@@ -198,12 +198,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 // calls wait for the first to finish and return its result.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
-		c.closed.Store(true)
-		c.watchMu.Lock()
-		if c.watchStop != nil {
-			c.watchStop() // release the registration with the Read ctx
-		}
-		c.watchMu.Unlock()
+		c.markClosed()
 		done := make(chan error, 1)
 		go func() { done <- c.ws.Close(websocket.StatusNormalClosure, "") }()
 		t := time.NewTimer(c.closeTimeout)
@@ -229,18 +224,24 @@ func (c *Conn) Close() error {
 // waits for that Close to finish. It always returns nil.
 func (c *Conn) CloseNow() error {
 	c.closeOnce.Do(func() {
-		c.closed.Store(true)
-		c.watchMu.Lock()
-		if c.watchStop != nil {
-			c.watchStop()
-		}
-		c.watchMu.Unlock()
+		c.markClosed()
 		if c.netConn != nil {
 			c.netConn.close()
 		}
 		_ = c.ws.CloseNow()
 	})
 	return nil
+}
+
+// markClosed is the start of Close and CloseNow: later calls see ErrClosed,
+// and the registration with the Read ctx is released.
+func (c *Conn) markClosed() {
+	c.closed.Store(true)
+	c.watchMu.Lock()
+	if c.watchStop != nil {
+		c.watchStop()
+	}
+	c.watchMu.Unlock()
 }
 
 // closeResult keeps the errors of a close handshake that matter: a peer that
