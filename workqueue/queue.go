@@ -150,21 +150,15 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 // job is then not accepted. If there is room at once, Submit accepts the job
 // without looking at ctx.
 func (q *Queue[T]) Submit(ctx context.Context, job T) error {
-	if q.closing.Load() {
-		return ErrClosed
+	if err := q.TrySubmit(job); err != ErrFull {
+		return err
 	}
-	// Count first, check closing second: Close sets closing first and looks
-	// at the counts second, so either it sees us and keeps the buffer open,
-	// or we see it and back off.
+	// The buffer is full: enter again, to wait. Count first, check closing
+	// second (see TrySubmit).
 	q.entered.Add(1)
 	if q.closing.Load() {
 		q.reject()
 		return ErrClosed
-	}
-	select {
-	case q.jobs <- job:
-		return nil
-	default:
 	}
 	q.waiting.Add(1)
 	defer q.waiting.Add(-1)
@@ -198,6 +192,9 @@ func (q *Queue[T]) TrySubmit(job T) error {
 	if q.closing.Load() {
 		return ErrClosed
 	}
+	// Count first, check closing second: Close sets closing first and looks
+	// at the counts second, so either it sees us and keeps the buffer open,
+	// or we see it and back off.
 	q.entered.Add(1)
 	if q.closing.Load() {
 		q.reject()
