@@ -69,11 +69,12 @@ func (r Result) Outcome() Outcome { return outcomeOf(r.Err) }
 
 // outcomeOf is the single classification behind Result.Outcome and Stats.
 func outcomeOf(err error) Outcome {
+	if err == nil {
+		return OutcomeOK // before anything errors.As could allocate for
+	}
 	var se *StatusError
 	var re *retry.Error
 	switch {
-	case err == nil:
-		return OutcomeOK
 	case errors.Is(err, ErrDisallowed):
 		// Before the context cases: a cached robots.txt failure may wrap a
 		// timeout, but the caller's context did not end.

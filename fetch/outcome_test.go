@@ -176,3 +176,10 @@ func BenchmarkResultOutcome(b *testing.B) {
 		}
 	}
 }
+
+// Classifying a successful Result is on every request's path: it must not
+// allocate (errors.As targets would, if declared before the nil check).
+func TestOutcomeOfSuccessDoesNotAllocate(t *testing.T) {
+	allocs := testing.AllocsPerRun(100, func() { _ = Result{Status: 200}.Outcome() })
+	assert.Zero(t, allocs)
+}
