@@ -396,6 +396,10 @@ func (f *Fetcher) feedback(key string, err error) {
 	if f.cfg.Adaptive == nil {
 		return
 	}
+	if err == nil {
+		f.hosts.Success(key)
+		return
+	}
 	var se *StatusError
 	overload := errors.Is(err, ErrTimeout) ||
 		errors.As(err, &se) && (se.Status == http.StatusTooManyRequests || se.Status == http.StatusServiceUnavailable)
