@@ -288,3 +288,44 @@ func TestWebSocketCancelClosesWithNormalClosureAndLeavesNoGoroutine(t *testing.T
 	assert.Equal(t, 1000, st.Closes[0].Code, "close status seen by the server")
 	assert.Equal(t, 1, st.Connections)
 }
+
+// Lessons, reconnecting streams (massive-com client #844): a slow consumer
+// stopped reading, its pongs went unread, and the connection was killed as
+// dead. Here the handler takes 300ms per message while the heartbeat is
+// 50ms and the ping timeout 100ms; the ws server answers every ping, so the
+// connection must survive: no disconnect, every message, one connection.
+func TestWebSocketSlowHandlerIsNotTakenForADeadPeer(t *testing.T) {
+	const n = 4
+	srv := startNode(t, "ws-server.js", 0, map[string]any{})
+	var rec recorder
+	var got list[string]
+	c := newWSClient(t, srv.URL("ws", "/ws"), stream.Options[websocket.Message]{
+		Heartbeat:   50 * time.Millisecond,
+		PingTimeout: 100 * time.Millisecond,
+		Backoff:     fast,
+		OnState:     rec.OnState,
+	})
+	r := start(t, t.Context(), func(ctx context.Context) error {
+		return c.Run(ctx, func(ctx context.Context, m websocket.Message) error {
+			got.add(string(m.Data))
+			select {
+			case <-time.After(300 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	})
+	eventually(t, 10*time.Second, func() bool { return srv.wsStats().Open == 1 }, "the connection is up")
+	for i := range n {
+		assert.Equal(t, "1", srv.Post("/push", "m"+strconv.Itoa(i)), "connections pushed to")
+	}
+	eventually(t, 20*time.Second, func() bool { return got.len() == n }, "%d messages", n)
+	// Once the last handler call returned, pings resume and are answered.
+	eventually(t, 10*time.Second, func() bool { return srv.wsStats().Pings >= 3 }, "pings after the handler calls")
+
+	assert.Equal(t, []string{"m0", "m1", "m2", "m3"}, got.get())
+	assert.Empty(t, rec.disconnects(), "disconnects")
+	assert.Equal(t, 1, srv.wsStats().Connections)
+	r.cancel()
+	require.ErrorIs(t, r.wait(t, 10*time.Second), context.Canceled)
+}
