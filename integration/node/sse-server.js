@@ -11,7 +11,8 @@
 //   GET  /stats   what happened so far, as JSON (see `stats`)
 //   POST /push    push the request body as the data of one event on every
 //                 open session (?id=X sets its id, default none)
-//   POST /drop    end every open stream response
+//   POST /drop    destroy the socket of every open stream: a dropped
+//                 connection, not a clean end of the response
 
 "use strict";
 
@@ -79,7 +80,7 @@ const server = http.createServer((req, res) => {
       res.end(String(n));
     } else if (req.method === "POST" && url.pathname === "/drop") {
       const n = open.size;
-      for (const o of open) o.res.end();
+      for (const o of open) o.res.socket.destroy();
       res.end(String(n));
     } else {
       res.writeHead(404);

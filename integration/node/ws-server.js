@@ -9,7 +9,6 @@
 //
 //   GET  /stats  what happened so far, as JSON (see `stats`)
 //   POST /push   send the request body as a text message on every open connection
-//   POST /drop   terminate every open connection (no close frame)
 //
 // WebSocket connections are accepted on /ws.
 
@@ -136,10 +135,6 @@ function control(req, res) {
       for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(body);
       stats.pushed++;
       res.end(String(sockets.size));
-    } else if (req.method === "POST" && path === "/drop") {
-      const n = sockets.size;
-      for (const ws of sockets) ws.terminate();
-      res.end(String(n));
     } else {
       res.writeHead(404);
       res.end();

@@ -173,6 +173,46 @@ func TestSSELastEventIDResumesAfterDropsWithoutLossOrDuplicates(t *testing.T) {
 	assert.Equal(t, strconv.Itoa(total), d.ResumeID())
 }
 
+// Item 10: after a connection drop (the server destroys the socket
+// mid-stream, no clean end), the client reconnects with the Last-Event-ID
+// of the last event it read, and the stream goes on without loss or
+// duplicate.
+func TestSSEDroppedConnectionResumesFromLastEventID(t *testing.T) {
+	srv := startNode(t, "sse-server.js", 0, map[string]any{})
+	var got list[sse.Event]
+	c := newSSEClient(t, &sse.Dialer{URL: srv.URL("http", "/events")}, stream.Options[sse.Event]{Backoff: fast})
+	r := start(t, t.Context(), func(ctx context.Context) error {
+		return c.Run(ctx, func(_ context.Context, ev sse.Event) error {
+			got.add(ev)
+			return nil
+		})
+	})
+	eventually(t, 10*time.Second, func() bool { return srv.sseStats().Open == 1 }, "the stream is open")
+	for id := 1; id <= 3; id++ {
+		require.Equal(t, "1", srv.Post("/push?id="+strconv.Itoa(id), "event "+strconv.Itoa(id)))
+	}
+	eventually(t, 10*time.Second, func() bool { return got.len() == 3 }, "events 1-3")
+	require.Equal(t, "1", srv.Post("/drop", ""))
+	eventually(t, 10*time.Second, func() bool { st := srv.sseStats(); return st.Sessions == 2 && st.Open == 1 }, "the second stream")
+	require.Equal(t, "1", srv.Post("/push?id=4", "event 4"))
+	eventually(t, 10*time.Second, func() bool { return got.len() == 4 }, "event 4")
+
+	var ids []string
+	for _, ev := range got.get() {
+		ids = append(ids, ev.ID)
+		assert.Equal(t, "event "+ev.ID, ev.Data)
+	}
+	assert.Equal(t, []string{"1", "2", "3", "4"}, ids)
+	reqs := srv.sseStats().Requests
+	require.Len(t, reqs, 2)
+	assert.Nil(t, reqs[0].LastEventID, "no Last-Event-ID on the first request")
+	if assert.NotNil(t, reqs[1].LastEventID) {
+		assert.Equal(t, "3", *reqs[1].LastEventID, "Last-Event-ID after the drop")
+	}
+	r.cancel()
+	require.ErrorIs(t, r.wait(t, 10*time.Second), context.Canceled)
+}
+
 // Lessons (r3labs ignored it): the server's retry field is a minimum
 // reconnection delay. better-sse sends retry: 500 on each stream, which
 // carries one event and ends; the client's own backoff is a few ms, yet the
