@@ -18,8 +18,10 @@ import (
 // module's go.mod (a tool directive).
 const ToxiproxyVersion = "v2.12.0"
 
-// ToxiproxyInstall is the command that builds the pinned toxiproxy server.
-const ToxiproxyInstall = "cd integration && go build -o \"$(go env GOPATH)/bin/toxiproxy-server\" github.com/Shopify/toxiproxy/v2/cmd/server (or set SLUICE_TOXIPROXY_SERVER to its path)"
+// ToxiproxyInstall is the command that builds the pinned toxiproxy server
+// and tells the tests where it is. Without SLUICE_TOXIPROXY_SERVER the
+// tests build it themselves (go build, into the user cache directory).
+const ToxiproxyInstall = "cd integration && go build -o /tmp/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server && export SLUICE_TOXIPROXY_SERVER=/tmp/toxiproxy-server"
 
 var (
 	buildOnce sync.Once
