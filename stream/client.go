@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
 // Sender writes messages. *Client implements it, and OnConnect receives one
@@ -172,6 +173,8 @@ func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) er
 			c.disconnected(ctxErr, failures, 0)
 			return ctxErr
 		}
+		// ctx is live: no reason may pass for the end of it.
+		err = ctxerr.Hide(err)
 		if retry.IsPermanent(err) {
 			c.disconnected(err, failures, 0)
 			return err
@@ -211,12 +214,16 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 	// a Read in progress ends (github.com/coder/websocket does).
 	cctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	unlink := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	deadline := time.Now().Add(c.cfg.ConnectTimeout)
 	timer := time.AfterFunc(c.cfg.ConnectTimeout, func() { cancel(ErrConnectTimeout) })
+	// The attempt overran ConnectTimeout if its deadline passed, by the
+	// clock, whether or not the timer has fired yet.
+	overran := func() bool { return !time.Now().Before(deadline) }
 	failed := func(err error) error {
 		timer.Stop()
 		unlink()
-		if errors.Is(context.Cause(cctx), ErrConnectTimeout) && !errors.Is(err, ErrConnectTimeout) {
-			err = fmt.Errorf("%w: %w", ErrConnectTimeout, err)
+		if ctx.Err() == nil && (overran() || errors.Is(context.Cause(cctx), ErrConnectTimeout)) && !errors.Is(err, ErrConnectTimeout) {
+			err = fmt.Errorf("%w after %v: %w", ErrConnectTimeout, c.cfg.ConnectTimeout, ctxerr.Hide(err))
 		}
 		cancel(err)
 		return err
@@ -242,7 +249,7 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 			return nil, failed(fmt.Errorf("stream: OnConnect: %w", err))
 		}
 	}
-	if err := c.flush(cn, timer.Stop); err != nil {
+	if err := c.flush(cn, func() bool { return timer.Stop() && !overran() }); err != nil {
 		cn.close()
 		return nil, failed(err)
 	}
@@ -264,8 +271,9 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 		if !c.cfg.pings {
 			pinger = nil
 		}
+		act, _ := conn.(ActivityReporter)
 		if pinger != nil || c.cfg.IdleTimeout > 0 {
-			cn.wg.Go(func() { cn.watch(pinger, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
+			cn.wg.Go(func() { cn.watch(pinger, act, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
 		}
 	}
 	return cn, nil
@@ -331,7 +339,7 @@ func (c *Client[M]) serve(ctx context.Context, cn *connection[M], handler func(c
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, ctxErr // the end of ctx closed cn
 			}
-			if r := cn.failure(); r != nil {
+			if r := cn.readEnded(); r != nil {
 				err = keepHint(r, err)
 			}
 			return err, nil

@@ -1,6 +1,9 @@
 package stream
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Conn is one live connection carrying messages of type M.
 type Conn[M any] interface {
@@ -26,6 +29,23 @@ type Conn[M any] interface {
 // the peer answered or ctx ends.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// ActivityReporter is implemented by Conns that see traffic below the level
+// of messages: keep-alive comments, control frames such as pongs, parts of a
+// message still arriving. The Client counts every arrival as a sign of life:
+// it restarts the IdleTimeout clock, and a ping during which bytes arrived
+// is not held against the peer (see Options.IdleTimeout and
+// Options.PingTimeout).
+//
+// LastActivity returns when bytes from the peer last arrived, or the zero
+// Time if none did. It must be cheap and safe to call concurrently with
+// Read: the Client's watchdog goroutine calls it when a timer fires. Report
+// bytes when they arrive, not when a message is complete: the peer is dead
+// IdleTimeout after the last byte, whatever a half-received message looks
+// like.
+type ActivityReporter interface {
+	LastActivity() time.Time
 }
 
 // ForceCloser is implemented by Conns that can close at once, without a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
 // connection is one live Conn with, when liveness checks are on, the
@@ -25,8 +26,9 @@ type connection[M any] struct {
 
 	closeOnce sync.Once
 
-	mu     sync.Mutex
-	reason error // why the client closed the connection, if it did
+	mu         sync.Mutex
+	reason     error // why the client closed the connection, if it did first
+	readFailed bool  // Read failed (before any reason was recorded, if reason is nil)
 }
 
 func newConnection[M any](ctx context.Context, cancel context.CancelCauseFunc, conn Conn[M]) *connection[M] {
@@ -38,27 +40,35 @@ func newConnection[M any](ctx context.Context, cancel context.CancelCauseFunc, c
 	}
 }
 
-// fail closes the connection and records err as the reason, unless one
-// was recorded first. Run then reports the reason instead of the Read error
-// that the close causes.
+// fail closes the connection and records err as the reason, unless a
+// reason was recorded first or Read already failed: Run then reports the
+// reason instead of the Read error that the close causes.
 func (cn *connection[M]) fail(err error) {
-	cn.setReason(err)
-	cn.close()
-}
-
-// setReason records err as the reason the client closed the connection,
-// unless one was recorded first.
-func (cn *connection[M]) setReason(err error) {
-	cn.mu.Lock()
-	if cn.reason == nil {
-		cn.reason = err
+	if cn.setReason(err) {
+		cn.close()
 	}
-	cn.mu.Unlock()
 }
 
-func (cn *connection[M]) failure() error {
+// setReason records err as the reason the client closed the connection and
+// reports true, unless a reason was recorded first or Read already failed
+// on its own: the error that really ended the connection is the one kept.
+func (cn *connection[M]) setReason(err error) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
+	if cn.reason != nil || cn.readFailed {
+		return false
+	}
+	cn.reason = err
+	return true
+}
+
+// readEnded records that Read failed and returns the reason the client
+// closed the connection for, if it recorded one first; later reasons are
+// ignored.
+func (cn *connection[M]) readEnded() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	cn.readFailed = true
 	return cn.reason
 }
 
@@ -71,7 +81,9 @@ func (cn *connection[M]) close() {
 // CloseNow where the Conn is a ForceCloser, instead of waiting for a closing
 // handshake that cannot be answered.
 func (cn *connection[M]) abandon(err error) {
-	cn.setReason(err)
+	if !cn.setReason(err) {
+		return
+	}
 	cn.closeOnce.Do(func() {
 		if fc, ok := cn.conn.(ForceCloser); ok {
 			_ = fc.CloseNow()
@@ -96,27 +108,49 @@ func keepHint(reason, readErr error) error {
 }
 
 // watch is the watchdog goroutine. It closes the connection with
-// ErrIdleTimeout when nothing arrived for idle, and with ErrPingTimeout
-// when a ping (sent every heartbeat if pinger is not nil) is not answered
-// within pingTimeout. While the liveness clock is suspended (the handler
-// runs, so nobody reads) it neither pings nor times out, and it ignores a
-// ping that failed while a suspension began: a message arrived meanwhile,
-// or the pong may be unread only because the handler was running.
-func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.Duration) {
+// ErrIdleTimeout when nothing arrived for idle — no message, no pong, and no
+// bytes at all if act is not nil — and with ErrPingTimeout when a ping (sent
+// every heartbeat if pinger is not nil) is not answered by its deadline,
+// pingTimeout after it was sent. While the liveness clock is suspended (the
+// handler runs, so nobody reads) it neither sends pings nor times out.
+//
+// The ping runs on a goroutine of its own, which watch waits for before it
+// returns, so that the idle check goes on meanwhile. A ping is held against
+// the peer only if its deadline passed, by the clock: one that fails earlier
+// (say, because the peer's close frame closed the connection under it) is
+// still unanswered, and is judged at its deadline unless the connection ended
+// first, in which case Read reports why. It is not held against the peer
+// either if a suspension began while it waited (a message arrived, and the
+// pong may be unread only because the handler was running) or if bytes
+// arrived meanwhile.
+func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, pingTimeout, idle time.Duration) {
 	l := cn.live
 	poll := idle
 	if pinger != nil && (poll == 0 || heartbeat < poll) {
 		poll = heartbeat
 	}
-	var pong time.Time // when the last ping was answered
+	var (
+		pong time.Time // when the last ping was answered
+		p    *pingCall // the ping in flight, if any
+	)
+	defer func() {
+		if p != nil && p.done != nil {
+			p.cancel()
+			<-p.done
+		}
+	}()
 	nextPing := time.Now().Add(heartbeat)
 	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
+		if cn.ctx.Err() != nil {
+			return
+		}
 		now := time.Now()
 		last, suspended, epoch := l.snapshot()
-		if pong.After(last) {
-			last = pong
+		last = later(last, pong)
+		if act != nil {
+			last = later(last, act.LastActivity())
 		}
 		wait := poll
 		if !suspended && idle > 0 {
@@ -129,33 +163,106 @@ func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.
 			}
 			wait = min(wait, last.Add(idle).Sub(now))
 		}
-		if !suspended && pinger != nil {
-			if !now.Before(nextPing) {
-				ctx, cancel := context.WithTimeout(cn.ctx, pingTimeout)
-				err := pinger.Ping(ctx)
-				cancel()
-				if cn.ctx.Err() != nil {
+		if p != nil && p.done == nil { // the ping failed early
+			if now.Before(p.deadline) {
+				wait = min(wait, p.deadline.Sub(now))
+			} else {
+				if p.held(l, act) {
+					cn.abandon(pingTimeoutError(pingTimeout, p.failed))
 					return
 				}
-				switch {
-				case err == nil:
-					pong = time.Now()
-				case l.steadySince(epoch):
-					cn.abandon(fmt.Errorf("%w within %v: %w", ErrPingTimeout, pingTimeout, err))
-					return
-				}
-				nextPing = time.Now().Add(heartbeat)
-				continue // time has passed: check again
+				p, nextPing = nil, now.Add(heartbeat)
+				continue
 			}
-			wait = min(wait, nextPing.Sub(now))
+		}
+		if p == nil && pinger != nil && !suspended {
+			if now.Before(nextPing) {
+				wait = min(wait, nextPing.Sub(now))
+			} else {
+				p = cn.startPing(pinger, now, pingTimeout, epoch)
+			}
+		}
+		var answered <-chan pingResult
+		if p != nil {
+			answered = p.done
 		}
 		t.Reset(wait)
 		select {
 		case <-cn.ctx.Done():
 			return
 		case <-t.C:
+		case r := <-answered:
+			p.done = nil
+			p.cancel()
+			switch {
+			case cn.ctx.Err() != nil:
+				return
+			case r.err == nil:
+				pong, p, nextPing = r.at, nil, r.at.Add(heartbeat)
+			case r.at.Before(p.deadline):
+				p.failed = r.err // still unanswered: judged at the deadline
+			case p.held(l, act):
+				cn.abandon(pingTimeoutError(pingTimeout, r.err))
+				return
+			default:
+				p, nextPing = nil, r.at.Add(heartbeat)
+			}
 		}
 	}
+}
+
+// pingCall is a ping in flight.
+type pingCall struct {
+	start    time.Time // when it was sent
+	deadline time.Time // when it runs out of time
+	epoch    uint64    // the liveness epoch when it was sent (not suspended)
+	cancel   context.CancelFunc
+	done     chan pingResult // receives Ping's result; nil once received
+	failed   error           // Ping's error, if it failed before deadline
+}
+
+type pingResult struct {
+	err error
+	at  time.Time // when Ping returned
+}
+
+// startPing calls pinger.Ping on a new goroutine, which sends its result
+// on the returned call's done channel when Ping returns.
+func (cn *connection[M]) startPing(pinger Pinger, now time.Time, timeout time.Duration, epoch uint64) *pingCall {
+	ctx, cancel := context.WithDeadline(cn.ctx, now.Add(timeout))
+	done := make(chan pingResult, 1)
+	go func() {
+		err := pinger.Ping(ctx)
+		done <- pingResult{err: err, at: time.Now()}
+	}()
+	return &pingCall{start: now, deadline: now.Add(timeout), epoch: epoch, cancel: cancel, done: done}
+}
+
+// held reports whether p, unanswered by its deadline, counts against the
+// peer: not if a suspension began since it was sent, nor if bytes arrived.
+func (p *pingCall) held(l *liveness, act ActivityReporter) bool {
+	if !l.steadySince(p.epoch) {
+		return false
+	}
+	return act == nil || !act.LastActivity().After(p.start)
+}
+
+// pingTimeoutError is the reason for a ping unanswered by its deadline. It
+// wraps the error Ping returned unless that is a context error: the
+// watchdog's ping deadline is not the caller's, and must not match
+// context.DeadlineExceeded.
+func pingTimeoutError(timeout time.Duration, err error) error {
+	if err == nil || ctxerr.Matches(err) {
+		return fmt.Errorf("%w within %v", ErrPingTimeout, timeout)
+	}
+	return fmt.Errorf("%w within %v: %w", ErrPingTimeout, timeout, err)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // liveness is the clock the watchdog reads, written by Run's goroutine

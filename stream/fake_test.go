@@ -21,18 +21,49 @@ type fakeConn struct {
 	dropped   chan error // a server-side failure, seen by Read
 	closed    chan struct{}
 	closeOnce sync.Once
-	reading   atomic.Int32 // Reads in progress
-	writing   atomic.Int32 // Writes in progress
-	deaf      atomic.Bool  // never answers pings
+	reading   atomic.Int32  // Reads in progress
+	writing   atomic.Int32  // Writes in progress
+	deaf      atomic.Bool   // never answers pings
+	pingsFail chan struct{} // closed by FailPings
+
+	mu       sync.Mutex
+	lastByte time.Time // when the client last received bytes (see Trickle)
+	unread   bool      // bytes sent while no Read was in progress
+}
+
+// Trickle sends the client bytes that are no message (a keep-alive
+// comment, a control frame, part of a message). As with a real transport,
+// the client receives them at once if a Read is in progress, else at the
+// start of its next Read.
+func (c *fakeConn) Trickle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reading.Load() > 0 {
+		c.lastByte = time.Now()
+	} else {
+		c.unread = true
+	}
+}
+
+// FailPings makes pings in progress and later ones fail at once with
+// errConnClosed, as when the connection closes under them.
+func (c *fakeConn) FailPings() { close(c.pingsFail) }
+
+// lastActivity is LastActivity of activeConn and activePingConn.
+func (c *fakeConn) lastActivity() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastByte
 }
 
 func newFakeConn(srv *fakeServer) *fakeConn {
 	return &fakeConn{
-		srv:      srv,
-		toClient: make(chan string, 64),
-		toServer: make(chan string, 1024),
-		dropped:  make(chan error, 1),
-		closed:   make(chan struct{}),
+		srv:       srv,
+		toClient:  make(chan string, 64),
+		toServer:  make(chan string, 1024),
+		dropped:   make(chan error, 1),
+		closed:    make(chan struct{}),
+		pingsFail: make(chan struct{}),
 	}
 }
 
@@ -71,6 +102,11 @@ func (c *fakeConn) Recv() []string {
 func (c *fakeConn) Read(ctx context.Context) (string, error) {
 	c.reading.Add(1)
 	defer c.reading.Add(-1)
+	c.mu.Lock()
+	if c.unread {
+		c.lastByte, c.unread = time.Now(), false
+	}
+	c.mu.Unlock()
 	select { // messages pushed before a Drop come first
 	case m := <-c.toClient:
 		return m, nil
@@ -158,8 +194,26 @@ func (c pingConn) Ping(ctx context.Context) error {
 		return ctx.Err()
 	case <-c.closed:
 		return errConnClosed
+	case <-c.pingsFail:
+		return errConnClosed
 	}
 }
+
+// activeConn and activePingConn are fakeConn and pingConn that also
+// implement stream.ActivityReporter.
+type (
+	activeConn     struct{ *fakeConn }
+	activePingConn struct{ pingConn }
+)
+
+func (c activeConn) LastActivity() time.Time     { return c.lastActivity() }
+func (c activePingConn) LastActivity() time.Time { return c.lastActivity() }
+
+var (
+	_ stream.ActivityReporter = activeConn{}
+	_ stream.ActivityReporter = activePingConn{}
+	_ stream.Pinger           = activePingConn{}
+)
 
 // fakeServer is a stream.Dialer[string] that accepts in memory.
 type fakeServer struct {
@@ -173,6 +227,7 @@ type fakeServer struct {
 
 	// Set before Run, read-only afterwards.
 	pinger   bool
+	active   bool                 // conns implement stream.ActivityReporter
 	dialErr  func(n int) error    // error for the nth dial (1-based), or nil
 	onAccept func(c *fakeConn)    // runs before Dial returns
 	writeErr func(m string) error // error for a Write of m, or nil
@@ -209,8 +264,13 @@ func (s *fakeServer) Dial(ctx context.Context) (stream.Conn[string], error) {
 	case s.accepted <- c:
 	default:
 	}
-	if s.pinger {
+	switch {
+	case s.pinger && s.active:
+		return activePingConn{pingConn{c}}, nil
+	case s.pinger:
 		return pingConn{c}, nil
+	case s.active:
+		return activeConn{c}, nil
 	}
 	return c, nil
 }

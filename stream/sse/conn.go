@@ -7,22 +7,31 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicego/sluice/stream"
+	"github.com/sluicego/sluice/stream/internal/activity"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
-var _ stream.Conn[Event] = (*Conn)(nil)
+var (
+	_ stream.Conn[Event]      = (*Conn)(nil)
+	_ stream.ActivityReporter = (*Conn)(nil)
+)
 
 // Conn is one server-sent events stream returned by Dial. Read may be called
-// by one goroutine at a time; Close may be called from any goroutine, also
-// during a Read. Conn does not implement stream.Pinger: SSE has no ping, so
-// detect a dead server with the Client's IdleTimeout, longer than the
-// interval of the server's keep-alive comments.
+// by one goroutine at a time; Close and LastActivity may be called from any
+// goroutine, also during a Read. Conn does not implement stream.Pinger: SSE
+// has no ping, so detect a dead server with the Client's IdleTimeout, longer
+// than the interval of the server's keep-alive comments. Conn implements
+// stream.ActivityReporter, so those comments, and every other byte of the
+// body, count as signs of life.
 type Conn struct {
-	d      *Dialer
-	body   io.ReadCloser
-	cancel context.CancelFunc // aborts the request and the body read
-	dec    *Decoder
+	d        *Dialer
+	body     io.ReadCloser
+	cancel   context.CancelFunc // aborts the request and the body read
+	dec      *Decoder
+	activity *activity.Clock
 
 	readMu sync.Mutex // held by Read; Close takes it to close the body
 	err    error      // sticky error of Read, guarded by readMu
@@ -60,22 +69,33 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 	if err == nil {
 		return ev, nil
 	}
+	// Only the end of ctx makes the error match a context error: the body
+	// read fails with one also when Close cancelled the request.
 	switch {
 	case c.closed.Load():
-		err = withRetry(fmt.Errorf("%w: %w", ErrClosed, err), c.dec.Retry())
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+		if ctx.Err() == nil {
+			err = ctxerr.Hide(err)
+		}
 	case ctx.Err() != nil:
-		err = withRetry(fmt.Errorf("sse: read: %w", context.Cause(ctx)), c.dec.Retry())
+		err = fmt.Errorf("sse: read: %w", context.Cause(ctx))
 	case errors.Is(err, io.EOF):
-		err = withRetry(fmt.Errorf("sse: stream ended: %w", err), c.dec.Retry())
+		err = fmt.Errorf("sse: stream ended: %w", err)
 	default:
-		err = withRetry(fmt.Errorf("sse: read: %w", err), c.dec.Retry())
+		err = ctxerr.Hide(fmt.Errorf("sse: read: %w", err))
 	}
+	err = withRetry(err, c.dec.Retry())
 	c.err = err
 	c.cancel()
 	c.body.Close()
 	c.d.closeIdle()
 	return Event{}, err
 }
+
+// LastActivity returns when Read last received bytes of the body — a
+// comment, a field line or part of one — or, before any, when the response
+// header arrived (stream.ActivityReporter).
+func (c *Conn) LastActivity() time.Time { return c.activity.Last() }
 
 // Write returns ErrReadOnly: server-sent events flow only from the server.
 func (c *Conn) Write(context.Context, Event) error { return ErrReadOnly }

@@ -51,7 +51,7 @@ func (l *headerLog) get() []string {
 func TestDialSendsHeadersAndReadsEvents(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(t, "text/event-stream", r.Header.Get("Accept"))
-		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+		assert.Equal(t, "no-cache", r.Header.Get("Cache-Control"), "as EventSource sends")
 		assert.Equal(t, "secret", r.Header.Get("Authorization"))
 		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 		fmt.Fprint(w, ": keep-alive\n\nevent: greet\nid: 1\ndata: hello\ndata: world\n\n")

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/stream"
+	"github.com/sluicego/sluice/stream/internal/activity"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
 var _ stream.Dialer[Event] = (*Dialer)(nil)
@@ -36,8 +38,9 @@ type Dialer struct {
 	// have no Timeout either.
 	Client *http.Client
 
-	// Header is sent with every request. Accept, Cache-Control and
-	// Last-Event-ID are set by the Dialer.
+	// Header is sent with every request. Accept (text/event-stream),
+	// Cache-Control (no-cache) and Last-Event-ID are set by the Dialer, as an
+	// EventSource sets them.
 	Header http.Header
 
 	// LastEventID is the position to resume from on the first connection,
@@ -160,7 +163,7 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 		req.Header[k] = append([]string(nil), v...)
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-store")
+	req.Header.Set("Cache-Control", "no-cache") // as EventSource sends
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	} else {
@@ -179,7 +182,9 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	}
 	if err != nil {
 		cancel()
-		return nil, withRetry(fmt.Errorf("sse: dial: %w", err), retryDelay)
+		// ctx is live: a timeout inside the client (dial, TLS, response
+		// header) must not pass for the end of ctx.
+		return nil, withRetry(ctxerr.Hide(fmt.Errorf("sse: dial: %w", err)), retryDelay)
 	}
 	if err := checkResponse(resp); err != nil {
 		resp.Body.Close()
@@ -191,9 +196,11 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 
-	dec := NewDecoder(resp.Body, d.MaxEventBytes)
+	clock := activity.New()
+	clock.Touch() // the response header arrived
+	dec := NewDecoder(&activity.Reader{R: resp.Body, Clock: clock}, d.MaxEventBytes)
 	dec.Seed(lastID, retryDelay)
-	return &Conn{d: d, body: resp.Body, cancel: cancel, dec: dec}, nil
+	return &Conn{d: d, body: resp.Body, cancel: cancel, dec: dec, activity: clock}, nil
 }
 
 // checkResponse classifies the response; on error the caller closes the body.

@@ -13,12 +13,16 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/sluicego/sluice/stream"
+	"github.com/sluicego/sluice/stream/internal/activity"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
 var (
 	_ stream.Conn[Message] = (*Conn)(nil)
 	_ stream.Pinger        = (*Conn)(nil)
 	_ stream.ForceCloser   = (*Conn)(nil)
+
+	_ stream.ActivityReporter = (*Conn)(nil)
 )
 
 const (
@@ -38,7 +42,8 @@ const (
 // completes closes the connection: the next calls fail.
 type Conn struct {
 	ws           *websocket.Conn
-	netConn      *netConnSlot // nil when the TCP connection cannot be forced shut
+	netConn      *netConnSlot    // nil when the TCP connection cannot be forced shut
+	activity     *activity.Clock // nil when its reads cannot be seen
 	closeTimeout time.Duration
 
 	buf []byte // reused read buffer; owned by the goroutine in Read
@@ -55,6 +60,18 @@ type Conn struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// LastActivity returns when bytes last arrived on the connection — a frame,
+// a control frame such as a pong, or part of one — or the zero Time if that
+// cannot be seen (stream.ActivityReporter). It is seen when the Dialer's
+// HTTPClient has an *http.Transport (or none) without a DialTLSContext
+// function. Bytes are read, and so seen, only while a Read is in progress.
+func (c *Conn) LastActivity() time.Time {
+	if c.activity == nil {
+		return time.Time{}
+	}
+	return c.activity.Last()
 }
 
 // Subprotocol returns the subprotocol the server chose, or "".
@@ -144,11 +161,17 @@ func (c *Conn) watchRead(ctx context.Context, done <-chan struct{}) {
 	})
 }
 
+// readError wraps a Read error. It matches a context error only if ctx
+// ended: the caller's context is the only one that may pass for it.
 func (c *Conn) readError(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	if ctxErr == nil {
+		err = ctxerr.Hide(err)
+	}
 	if c.closed.Load() {
 		return fmt.Errorf("%w: read: %w", ErrClosed, err)
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
 		err = fmt.Errorf("%w: %w", ctxErr, err)
 	}
 	if errors.Is(err, websocket.ErrMessageTooBig) {
@@ -167,6 +190,9 @@ func (c *Conn) Write(ctx context.Context, m Message) error {
 		return err
 	}
 	if err := c.ws.Write(ctx, typ, m.Data); err != nil {
+		if ctx.Err() == nil {
+			err = ctxerr.Hide(err)
+		}
 		if c.closed.Load() {
 			return fmt.Errorf("%w: write: %w", ErrClosed, err)
 		}
@@ -182,6 +208,9 @@ func (c *Conn) Write(ctx context.Context, m Message) error {
 // does (github.com/coder/websocket closes a connection whose write was cut).
 func (c *Conn) Ping(ctx context.Context) error {
 	if err := c.ws.Ping(ctx); err != nil {
+		if ctx.Err() == nil {
+			err = ctxerr.Hide(err)
+		}
 		if c.closed.Load() {
 			return fmt.Errorf("%w: ping: %w", ErrClosed, err)
 		}

@@ -198,7 +198,9 @@ func TestDialNetworkErrorRetryable(t *testing.T) {
 	assert.False(t, errors.As(err, &he))
 }
 
-func TestDialHandshakeTimeout(t *testing.T) {
+// Issue 10 item 9: a timeout of the Dialer's own is not the end of the
+// caller's context, and must not match context.DeadlineExceeded.
+func TestDialHandshakeTimeoutDoesNotMatchDeadlineExceeded(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select { // never answers the handshake
@@ -210,7 +212,10 @@ func TestDialHandshakeTimeout(t *testing.T) {
 	defer close(release)
 	start := time.Now()
 	_, err := (&Dialer{URL: srv.URL, HandshakeTimeout: 50 * time.Millisecond}).Dial(t.Context())
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, ErrHandshakeTimeout)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, context.Canceled)
+	assert.False(t, retry.IsPermanent(err))
 	assert.Less(t, time.Since(start), 2*time.Second)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/stream"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
 // Defaults used for zero fields of a Dialer.
@@ -55,7 +56,8 @@ type Dialer struct {
 	CloseTimeout time.Duration
 
 	// HandshakeTimeout bounds Dial, from the TCP dial to the server's 101
-	// answer, in addition to Dial's context. Zero means
+	// answer, in addition to Dial's context; when it passes, Dial returns an
+	// error matching ErrHandshakeTimeout (and no context error). Zero means
 	// DefaultHandshakeTimeout (10s).
 	HandshakeTimeout time.Duration
 
@@ -71,7 +73,8 @@ type Dialer struct {
 // A refusal is a *HandshakeError, wrapped with retry.Permanent for statuses
 // below 500 other than 408, 425 and 429 (see HandshakeError.Permanent), and with retry.After when a 429 or
 // 503 answer carries a Retry-After header. Network errors are returned
-// wrapped, unmarked (retryable). If ctx ended, the error matches ctx.Err().
+// wrapped, unmarked (retryable), and so is ErrHandshakeTimeout. The error
+// matches a context error only if ctx ended, and then ctx.Err().
 func (d *Dialer) Dial(ctx context.Context) (stream.Conn[Message], error) {
 	c, err := d.DialConn(ctx)
 	if err != nil {
@@ -90,7 +93,8 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	slot := new(netConnSlot)
+	hdeadline, _ := hctx.Deadline()
+	slot := newNetConnSlot()
 	hctx = context.WithValue(hctx, netConnSlotKey{}, slot)
 
 	ws, resp, err := websocket.Dial(hctx, d.URL, &websocket.DialOptions{
@@ -100,7 +104,7 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	})
 	if err != nil {
 		slot.close() // a refused handshake may leave the TCP connection open
-		return nil, d.dialError(ctx, resp, err)
+		return nil, d.dialError(ctx, hdeadline, timeout, resp, err)
 	}
 
 	limit := d.ReadLimit
@@ -115,16 +119,29 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	c := &Conn{ws: ws, closeTimeout: closeTimeout}
 	if d.forceable {
 		c.netConn = slot
+		c.activity = slot.activity()
 	}
 	return c, nil
 }
 
-func (d *Dialer) dialError(ctx context.Context, resp *http.Response, err error) error {
+// dialError classifies a failed handshake. Only the end of ctx, the
+// caller's, makes the error match a context error: a handshake that ran out
+// of HandshakeTimeout (its deadline, hdeadline, passed by the clock) is
+// ErrHandshakeTimeout, and a timeout inside the HTTP client a plain network
+// error.
+func (d *Dialer) dialError(ctx context.Context, hdeadline time.Time, timeout time.Duration, resp *http.Response, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("websocket: dial %s: %w", d.URL, errors.Join(ctx.Err(), err))
 	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		// The caller's deadline passed, though its timer has not fired yet.
+		return fmt.Errorf("websocket: dial %s: %w", d.URL, errors.Join(context.DeadlineExceeded, err))
+	}
+	if !time.Now().Before(hdeadline) {
+		return ctxerr.Hide(fmt.Errorf("websocket: dial %s: %w after %v: %w", d.URL, ErrHandshakeTimeout, timeout, err))
+	}
 	if resp == nil || resp.StatusCode == http.StatusSwitchingProtocols {
-		return fmt.Errorf("websocket: dial %s: %w", d.URL, err)
+		return ctxerr.Hide(fmt.Errorf("websocket: dial %s: %w", d.URL, err))
 	}
 	he := &HandshakeError{Status: resp.StatusCode, Header: resp.Header, Err: err}
 	if he.Permanent() {

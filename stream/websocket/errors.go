@@ -23,6 +23,12 @@ var (
 	// was called.
 	ErrClosed = errors.New("websocket: connection closed")
 
+	// ErrHandshakeTimeout is returned by Dial, unmarked (retryable), when the
+	// opening handshake took longer than the Dialer's HandshakeTimeout. It
+	// does not match context.DeadlineExceeded: that is kept for the end of
+	// the caller's context.
+	ErrHandshakeTimeout = errors.New("websocket: handshake timed out")
+
 	// ErrCloseTimeout is returned by Close when the peer did not complete the
 	// close handshake within the Dialer's CloseTimeout and the connection was
 	// closed without it.

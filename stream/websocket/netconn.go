@@ -6,14 +6,32 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sluicego/sluice/stream/internal/activity"
 )
 
 // netConnSlot receives the TCP connection dialled for one handshake, so that
 // Close can force the connection shut when the peer ignores the close frame
-// (coder/websocket's own Close may wait about 10s for it).
+// (coder/websocket's own Close may wait about 10s for it), and records when
+// bytes arrive on it.
 type netConnSlot struct {
-	mu   sync.Mutex
-	conn net.Conn
+	mu      sync.Mutex
+	conn    net.Conn
+	clock   *activity.Clock
+	tracked bool // clock sees the connection's reads
+}
+
+func newNetConnSlot() *netConnSlot { return &netConnSlot{clock: activity.New()} }
+
+// activity returns the clock of the connection's reads, or nil if the
+// connection was not dialled through recordDial's plain dial.
+func (s *netConnSlot) activity() *activity.Clock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tracked {
+		return nil
+	}
+	return s.clock
 }
 
 func (s *netConnSlot) set(c net.Conn) {
@@ -39,17 +57,44 @@ type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 
 // recordDial wraps dial so that the connection is handed to the netConnSlot
 // found in the handshake request's context. http.Transport dials with a
-// context that keeps the request context's values.
-func recordDial(dial dialFunc) dialFunc {
+// context that keeps the request context's values. With track set, the
+// connection is also wrapped so that every read that returns bytes (frames,
+// control frames, parts of frames) is recorded on the slot's clock; the
+// results of DialTLSContext are left unwrapped, as http.Transport inspects
+// them as *tls.Conn.
+func recordDial(dial dialFunc, track bool) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
-		if err == nil {
-			if s, ok := ctx.Value(netConnSlotKey{}).(*netConnSlot); ok {
-				s.set(c)
-			}
+		if err != nil {
+			return c, err
 		}
-		return c, err
+		s, ok := ctx.Value(netConnSlotKey{}).(*netConnSlot)
+		if !ok {
+			return c, nil
+		}
+		s.set(c)
+		if !track {
+			return c, nil
+		}
+		s.mu.Lock()
+		s.tracked = true
+		s.mu.Unlock()
+		return &activityConn{Conn: c, clock: s.clock}, nil
 	}
+}
+
+// activityConn records on clock when a Read returns bytes.
+type activityConn struct {
+	net.Conn
+	clock *activity.Clock
+}
+
+func (c *activityConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.clock.Touch()
+	}
+	return n, err
 }
 
 // handshakeClient returns the client used for handshakes: base (or a new
@@ -81,9 +126,9 @@ func handshakeClient(base *http.Client) (c *http.Client, forceable bool) {
 	if t.DialContext == nil {
 		t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
-	t.DialContext = recordDial(t.DialContext)
+	t.DialContext = recordDial(t.DialContext, true)
 	if t.DialTLSContext != nil {
-		t.DialTLSContext = recordDial(t.DialTLSContext)
+		t.DialTLSContext = recordDial(t.DialTLSContext, false)
 	}
 	t.MaxIdleConnsPerHost = -1 // never pool: an upgraded connection is not reusable anyway
 	c = new(http.Client)
