@@ -53,7 +53,6 @@ func newSSEClient(t *testing.T, d *sse.Dialer, o stream.Options[sse.Event]) *str
 // IdleTimeout 1s the stream must stay on one connection for ~4s, and an
 // event pushed at ~3s must arrive on it.
 func TestSSEKeepAliveCommentsKeepAQuietStreamConnected(t *testing.T) {
-	t.Skip("waiting for the stream fix for keep-alive comments counted as activity: issue 10 item 7")
 	srv := startNode(t, "sse-server.js", 0, map[string]any{"keepAliveMs": 300})
 	var rec recorder
 	var got list[sse.Event]
@@ -117,7 +116,6 @@ func TestSSESilentStreamIsIdleTimedOut(t *testing.T) {
 // browsers' EventSource (and LaunchDarkly's sse-contract-tests) send
 // no-cache. And every request asks for text/event-stream.
 func TestSSERequestsSendCacheControlNoCache(t *testing.T) {
-	t.Skip("waiting for the stream fix for Cache-Control: no-cache on SSE requests: issue 10 item 10")
 	srv := startNode(t, "sse-server.js", 0, map[string]any{"feed": map[string]any{"total": 2, "per": 1}})
 	c := newSSEClient(t, &sse.Dialer{URL: srv.URL("http", "/events")}, stream.Options[sse.Event]{Backoff: fast})
 	err := c.Run(bounded(t), func(context.Context, sse.Event) error { return nil })

@@ -62,7 +62,6 @@ func ignoreMessages(context.Context, websocket.Message) error { return nil }
 // each ping, at once or a few ms later, over several connections; every
 // disconnect must be reported as the close, none as a ping timeout.
 func TestWebSocketCleanCloseAtHeartbeatIsNotReportedAsPingTimeout(t *testing.T) {
-	t.Skip("waiting for the stream fix for a clean close racing a ping is reported as a ping timeout: issue 10 item 8")
 	const conns = 16
 	srv := startNode(t, "ws-server.js", 0, map[string]any{
 		"autoPong":    false,
@@ -96,7 +95,6 @@ func TestWebSocketCleanCloseAtHeartbeatIsNotReportedAsPingTimeout(t *testing.T) 
 // must be a ping timeout that matches no context error; only cancelling
 // Run's ctx gives a context error.
 func TestWebSocketPingTimeoutDoesNotMatchDeadlineExceeded(t *testing.T) {
-	t.Skip("waiting for the stream fix for a ping-timeout disconnect that does not match context.DeadlineExceeded: issue 10 item 9")
 	srv := startNode(t, "ws-server.js", 0, map[string]any{"autoPong": false})
 	var rec recorder
 	c := newWSClient(t, srv.URL("ws", "/ws"), stream.Options[websocket.Message]{
@@ -127,7 +125,6 @@ func TestWebSocketPingTimeoutDoesNotMatchDeadlineExceeded(t *testing.T) {
 // The caller's deadline passing is reported as DeadlineExceeded (and only
 // then): the positive side of item 9, against a peer that never pongs.
 func TestWebSocketCallerDeadlineIsDeadlineExceeded(t *testing.T) {
-	t.Skip("waiting for the stream fix for a ping-timeout disconnect that does not match context.DeadlineExceeded: issue 10 item 9")
 	srv := startNode(t, "ws-server.js", 0, map[string]any{"autoPong": false})
 	var rec recorder
 	c := newWSClient(t, srv.URL("ws", "/ws"), stream.Options[websocket.Message]{
