@@ -39,6 +39,10 @@ const defaults = {
   // next `per` events and ends the response; a request whose
   // Last-Event-ID is already total is answered 204 (stop).
   feed: null, // {total: 20, per: 6}
+  // On each stream, write one event (id "slow") a data line at a time:
+  // data lines "part0".."part<parts-1>", one every intervalMs, then the
+  // blank line that dispatches it. An event whose bytes trickle in.
+  slowEvent: null, // {parts: 8, intervalMs: 150}
 };
 
 const config = Object.assign({}, defaults, JSON.parse(arg("--config", "{}")));
@@ -126,6 +130,21 @@ async function events(req, res) {
     stats.open--;
     open.delete(entry);
   });
+
+  if (config.slowEvent) {
+    const { parts, intervalMs } = config.slowEvent;
+    let i = 0;
+    // Raw writes on the session's response, after its head: better-sse
+    // itself writes whole events only.
+    res.write("id: slow\n");
+    const next = () => {
+      if (!session.isConnected) return;
+      res.write("data: part" + i + "\n");
+      if (++i < parts) setTimeout(next, intervalMs);
+      else res.write("\n");
+    };
+    next();
+  }
 
   if (config.feed) {
     const { total, per } = config.feed;

@@ -40,6 +40,10 @@ const defaults = {
   // (fewer at the end) and terminates the connection after the per-th
   // one, or closes it with 1000 after the last message of the feed.
   feed: null, // {total: 100, per: 7}
+  // On each connection, send one text message "part0;part1;..." in
+  // `fragments` WebSocket frames (continuation frames), one every
+  // intervalMs: a message whose bytes trickle in.
+  slowMessage: null, // {fragments: 8, intervalMs: 150}
 };
 
 const config = Object.assign({}, defaults, JSON.parse(arg("--config", "{}")));
@@ -106,7 +110,22 @@ wss.on("connection", (ws) => {
     return;
   }
   if (config.greet) ws.send("hello " + n);
+  if (config.slowMessage) sendSlowly(ws, config.slowMessage);
 });
+
+function sendSlowly(ws, { fragments, intervalMs }) {
+  let i = 0;
+  const next = () => {
+    if (ws.readyState !== ws.OPEN) return;
+    const fin = i === fragments - 1;
+    ws.send("part" + i + ";", { fin });
+    if (!fin) {
+      i++;
+      setTimeout(next, intervalMs);
+    }
+  };
+  next();
+}
 
 function sendFeed(ws, from) {
   const { total, per } = config.feed;

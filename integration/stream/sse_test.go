@@ -89,6 +89,37 @@ func TestSSEKeepAliveCommentsKeepAQuietStreamConnected(t *testing.T) {
 	require.ErrorIs(t, r.wait(t, 10*time.Second), context.Canceled)
 }
 
+// Item 7: a partial event is activity too. The server writes one event a
+// data line at a time, 150ms apart (about 1.05s), while IdleTimeout is
+// 500ms and no keep-alive comment is sent: the event must arrive whole on
+// the first connection.
+func TestSSEEventArrivingInSlowPartsIsNotIdle(t *testing.T) {
+	srv := startNode(t, "sse-server.js", 0, map[string]any{
+		"slowEvent": map[string]any{"parts": 8, "intervalMs": 150},
+	})
+	var rec recorder
+	var got list[sse.Event]
+	c := newSSEClient(t, &sse.Dialer{URL: srv.URL("http", "/events")}, stream.Options[sse.Event]{
+		IdleTimeout: 500 * time.Millisecond,
+		Backoff:     fast,
+		OnState:     rec.OnState,
+	})
+	r := start(t, t.Context(), func(ctx context.Context) error {
+		return c.Run(ctx, func(_ context.Context, ev sse.Event) error {
+			got.add(ev)
+			return nil
+		})
+	})
+	eventually(t, 10*time.Second, func() bool { return got.len() >= 1 }, "the event")
+	ev := got.get()[0]
+	assert.Equal(t, "slow", ev.ID)
+	assert.Equal(t, "part0\npart1\npart2\npart3\npart4\npart5\npart6\npart7", ev.Data)
+	assert.Empty(t, rec.disconnects(), "idle disconnects while the event arrived")
+	assert.Len(t, srv.sseStats().Requests, 1)
+	r.cancel()
+	require.ErrorIs(t, r.wait(t, 10*time.Second), context.Canceled)
+}
+
 // The other side of item 7: comments are activity, silence is not. On a
 // better-sse stream without keep-alive comments, IdleTimeout 300ms still
 // ends each connection with ErrIdleTimeout.

@@ -326,3 +326,33 @@ func TestWebSocketSlowHandlerIsNotTakenForADeadPeer(t *testing.T) {
 	r.cancel()
 	require.ErrorIs(t, r.wait(t, 10*time.Second), context.Canceled)
 }
+
+// Item 7 on the WebSocket transport: any bytes received are liveness, not
+// only whole messages. The ws server sends one message in 8 fragments,
+// 150ms apart (about 1.05s), while the client's IdleTimeout is 500ms and
+// pings are off: the message must arrive whole on the first connection.
+func TestWebSocketMessageArrivingInSlowFragmentsIsNotIdle(t *testing.T) {
+	srv := startNode(t, "ws-server.js", 0, map[string]any{
+		"slowMessage": map[string]any{"fragments": 8, "intervalMs": 150},
+	})
+	var rec recorder
+	var got list[string]
+	c := newWSClient(t, srv.URL("ws", "/ws"), stream.Options[websocket.Message]{
+		Heartbeat:   -1,
+		IdleTimeout: 500 * time.Millisecond,
+		Backoff:     fast,
+		OnState:     rec.OnState,
+	})
+	r := start(t, t.Context(), func(ctx context.Context) error {
+		return c.Run(ctx, func(_ context.Context, m websocket.Message) error {
+			got.add(string(m.Data))
+			return nil
+		})
+	})
+	eventually(t, 10*time.Second, func() bool { return got.len() >= 1 }, "the fragmented message")
+	assert.Equal(t, "part0;part1;part2;part3;part4;part5;part6;part7;", got.get()[0])
+	assert.Empty(t, rec.disconnects(), "idle disconnects while fragments arrived")
+	assert.Equal(t, 1, srv.wsStats().Connections)
+	r.cancel()
+	require.ErrorIs(t, r.wait(t, 10*time.Second), context.Canceled)
+}
