@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/workqueue"
@@ -97,6 +98,26 @@ func BenchmarkPlainChannelNoop(b *testing.B) {
 func BenchmarkQueueNoopWithRetryPolicy(b *testing.B) {
 	b.ReportAllocs()
 	q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, Retry: &retry.Policy{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		if err := q.Submit(ctx, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := q.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkQueueNoopWithJobTimeout is BenchmarkQueueNoop/1-submitter with a
+// JobTimeout set: every attempt then gets its own deadline, and its end is
+// compared with the clock.
+func BenchmarkQueueNoopWithJobTimeout(b *testing.B) {
+	b.ReportAllocs()
+	q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, JobTimeout: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

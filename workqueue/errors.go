@@ -14,9 +14,9 @@ var (
 	ErrFull = errors.New("workqueue: queue full")
 
 	// ErrJobTimeout is the cause of a handler's context ending at JobTimeout.
-	// An attempt that overran JobTimeout fails with an error matching both
-	// ErrJobTimeout and context.DeadlineExceeded, even if the handler
-	// returned nil after the deadline.
+	// An attempt whose handler returned at or after its deadline fails with
+	// an error matching both ErrJobTimeout and context.DeadlineExceeded,
+	// even if the handler returned nil.
 	ErrJobTimeout = errors.New("workqueue: job timeout")
 
 	// ErrGoexit is the error of an attempt whose handler called

@@ -49,9 +49,13 @@ type Options[T any] struct {
 	MaxRetrying int
 
 	// JobTimeout, if positive, bounds each attempt: the handler's context
-	// ends JobTimeout after the attempt started (with cause ErrJobTimeout),
-	// and an attempt still running then fails with an error matching
-	// ErrJobTimeout and context.DeadlineExceeded. Zero means no timeout.
+	// ends JobTimeout after the attempt started (with cause ErrJobTimeout).
+	// The clock decides an overrun: an attempt whose handler returns at or
+	// after that deadline fails with an error matching ErrJobTimeout and
+	// context.DeadlineExceeded, even if it returned nil and whether or not
+	// the context had ended yet, and is retried like any failed attempt. One
+	// that returns before the deadline keeps its result. Zero means no
+	// timeout.
 	JobTimeout time.Duration
 
 	// OnDone, if non-nil, is called exactly once for every accepted job, when

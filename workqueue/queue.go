@@ -266,11 +266,11 @@ func (q *Queue[T]) Wait(ctx context.Context) error {
 // If ctx ends first, Shutdown forces the end: the contexts of running
 // handlers are canceled, jobs awaiting a retry are reported Canceled, jobs
 // still in the buffer are reported Dropped, and a running job whose handler
-// then returns an error is reported Canceled (one that returns nil still
-// Succeeded). Shutdown then returns an error matching ErrShutdown and
-// ctx.Err(), but only once every handler has returned and every goroutine
-// has exited: a handler that ignores its context delays Shutdown past ctx's
-// deadline for as long as it runs.
+// then returns an error or overruns JobTimeout is reported Canceled (one that
+// returns nil in time still Succeeded). Shutdown then returns an error
+// matching ErrShutdown and ctx.Err(), but only once every handler has
+// returned and every goroutine has exited: a handler that ignores its
+// context delays Shutdown past ctx's deadline for as long as it runs.
 //
 // Shutdown may be called more than once and concurrently; every call
 // returns under the same rules.

@@ -2,6 +2,7 @@ package workqueue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -98,8 +99,10 @@ func (q *Queue[T]) start(w *workerState, job T) {
 // Goexit the goroutine then ends, and work replaces it.
 func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 	ctx, cancel := q.ctx, context.CancelFunc(nil)
+	var deadline time.Time // the attempt's own; zero without JobTimeout
 	if q.timeout > 0 {
-		ctx, cancel = context.WithTimeoutCause(q.ctx, q.timeout, ErrJobTimeout)
+		deadline = time.Now().Add(q.timeout)
+		ctx, cancel = context.WithDeadlineCause(q.ctx, deadline, ErrJobTimeout)
 	}
 	if st.n == 0 && q.trackStart {
 		st.start = time.Now()
@@ -127,22 +130,30 @@ func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 	err := q.handler(ctx, job)
 	returned = true
 	if cancel != nil {
-		err = timedOut(ctx, q.timeout, err)
+		err = timedOut(err, q.timeout, deadline, time.Now())
 		cancel()
 	}
 	q.settle(w, job, &st, err)
 }
 
-// timedOut turns the result of an attempt whose JobTimeout expired into a
-// failure matching ErrJobTimeout and context.DeadlineExceeded.
-func timedOut(ctx context.Context, timeout time.Duration, err error) error {
-	if ctx.Err() == nil || context.Cause(ctx) != ErrJobTimeout {
+// timedOut returns the error of an attempt that returned err at the time
+// returned. The attempt overran if it returned at or after its deadline,
+// whether or not the context's timer has fired yet: the clock decides, not
+// which goroutine ran first. An overrun fails, with an error matching
+// ErrJobTimeout and context.DeadlineExceeded that wraps err; an attempt that
+// returned before its deadline keeps err, even if its context has ended
+// since.
+func timedOut(err error, timeout time.Duration, deadline, returned time.Time) error {
+	switch {
+	case returned.Before(deadline):
 		return err
+	case err == nil:
+		return fmt.Errorf("%w (%v; the handler returned nil after its deadline): %w", ErrJobTimeout, timeout, context.DeadlineExceeded)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w (%v): %w", ErrJobTimeout, timeout, err)
+	default:
+		return fmt.Errorf("%w (%v): %w: %w", ErrJobTimeout, timeout, context.DeadlineExceeded, err)
 	}
-	if err == nil {
-		return fmt.Errorf("%w (%v; the handler returned nil too late): %w", ErrJobTimeout, timeout, context.DeadlineExceeded)
-	}
-	return fmt.Errorf("%w (%v): %w", ErrJobTimeout, timeout, err)
 }
 
 // settle decides what follows an attempt that returned err.

@@ -1,0 +1,205 @@
+package workqueue_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/workqueue"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// requireOverrun checks that o is the outcome of an attempt that overran
+// JobTimeout: Failed, with an error matching ErrJobTimeout and
+// context.DeadlineExceeded.
+func requireOverrun[T any](t *testing.T, o workqueue.Outcome[T]) {
+	t.Helper()
+	require.Equal(t, workqueue.Failed, o.Status, "job %v: %v", o.Job, o.Err)
+	require.ErrorIs(t, o.Err, workqueue.ErrJobTimeout)
+	require.ErrorIs(t, o.Err, context.DeadlineExceeded)
+}
+
+// Issue 10 item 11: an attempt whose handler returned nil after its
+// deadline, before the context's timer goroutine had run, was reported
+// Succeeded. On the fake clock a handler that sleeps exactly JobTimeout
+// returns at the very instant the timer fires, so either goroutine may run
+// first; by the clock it overran every time.
+func TestOverrunAttemptIsNotReportedSucceededWhenTheTimerHasNotFired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 5 * time.Millisecond
+		const n = 400
+		rec := newOutcomes[int]()
+		var sawLiveCtx atomic.Int32 // returned while ctx.Err() was still nil
+		q, err := workqueue.New(func(ctx context.Context, _ int) error {
+			time.Sleep(timeout)
+			if ctx.Err() == nil {
+				sawLiveCtx.Add(1)
+			}
+			return nil
+		}, workqueue.Options[int]{Workers: 8, Capacity: n, JobTimeout: timeout, OnDone: rec.record})
+		require.NoError(t, err)
+		for i := range n {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		require.NoError(t, q.Shutdown(t.Context()))
+		for i := range n {
+			o := rec.one(t, i)
+			requireOverrun(t, o)
+			assert.ErrorContains(t, o.Err, "returned nil after its deadline")
+		}
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.Zero(t, st.Succeeded)
+		t.Logf("%d of %d attempts returned before their context's timer fired", sawLiveCtx.Load(), n)
+	})
+}
+
+// An overrun is a failed attempt like one whose context timed out first: the
+// retry policy runs it again.
+func TestOverrunAttemptIsRetriedLikeATimedOutOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = time.Second
+		var calls atomic.Int32
+		rec := newOutcomes[string]()
+		q, err := workqueue.New(func(ctx context.Context, job string) error {
+			if calls.Add(1) == 1 {
+				if job == "respects ctx" {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				time.Sleep(2 * timeout) // ignores ctx, returns nil too late
+				return nil
+			}
+			return nil
+		}, workqueue.Options[string]{
+			Workers:    1,
+			JobTimeout: timeout,
+			Retry:      &retry.Policy{MaxAttempts: 2, Jitter: retry.JitterNone, Initial: time.Second},
+			OnDone:     rec.record,
+		})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), "ignores ctx"))
+		require.NoError(t, q.Wait(t.Context()))
+		calls.Store(0)
+		require.NoError(t, q.Submit(t.Context(), "respects ctx"))
+		require.NoError(t, q.Shutdown(t.Context()))
+		for _, job := range []string{"ignores ctx", "respects ctx"} {
+			o := rec.one(t, job)
+			assert.Equal(t, workqueue.Succeeded, o.Status, job)
+			assert.Equal(t, 2, o.Attempts, job)
+		}
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 2, st.Retries)
+	})
+}
+
+// The other side of the clock: an attempt that returned before its deadline
+// keeps its result, however late the worker looks at it.
+func TestAttemptReturningBeforeItsDeadlineIsNeverAnOverrun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 5 * time.Millisecond
+		errOwn := errors.New("own error")
+		rec := newOutcomes[string]()
+		q, err := workqueue.New(func(ctx context.Context, job string) error {
+			time.Sleep(timeout - time.Nanosecond)
+			if job == "fails" {
+				return errOwn
+			}
+			return nil
+		}, workqueue.Options[string]{Workers: 2, JobTimeout: timeout, OnDone: rec.record})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), "succeeds"))
+		require.NoError(t, q.Submit(t.Context(), "fails"))
+		require.NoError(t, q.Shutdown(t.Context()))
+		assert.Equal(t, workqueue.Succeeded, rec.one(t, "succeeds").Status)
+		o := rec.one(t, "fails")
+		assert.Equal(t, workqueue.Failed, o.Status)
+		assert.Same(t, errOwn, o.Err, "an attempt within its deadline keeps its own error")
+		requireQuiescent(t, q.Stats())
+	})
+}
+
+// Issue 10 item 11 on the real clock, as reported: JobTimeout 5ms, handlers
+// that sleep 15ms and return nil, 2×GOMAXPROCS goroutines spinning beside
+// them. Before the fix a third of the attempts were reported Succeeded. The
+// test asserts by the clock, not by luck: every handler notes whether it saw
+// its own deadline pass before returning, and every such attempt must fail
+// with ErrJobTimeout. Jobs that return near the deadline exercise both sides.
+func TestOverrunAttemptsUnderCPULoadAreNeverReportedSucceeded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-clock stress test")
+	}
+	const (
+		timeout = 5 * time.Millisecond
+		n       = 400
+	)
+	stop := make(chan struct{})
+	var spinners sync.WaitGroup
+	for range 2 * runtime.GOMAXPROCS(0) {
+		spinners.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for i := 0; i < 1e5; i++ {
+					_ = i * i
+				}
+			}
+		})
+	}
+	defer func() { close(stop); spinners.Wait() }()
+
+	var late [n]atomic.Bool // the handler itself saw its deadline pass
+	rec := newOutcomes[int]()
+	q, err := workqueue.New(func(ctx context.Context, job int) error {
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			return errors.New("no deadline")
+		}
+		if job%2 == 0 {
+			time.Sleep(3 * timeout)
+		} else {
+			time.Sleep(timeout - 200*time.Microsecond) // near the deadline: either side
+		}
+		late[job].Store(!time.Now().Before(deadline))
+		return nil
+	}, workqueue.Options[int]{Workers: 100, Capacity: n, JobTimeout: timeout, OnDone: rec.record})
+	require.NoError(t, err)
+	for i := range n {
+		require.NoError(t, q.Submit(t.Context(), i))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, q.Shutdown(ctx))
+
+	var lateN, succeededLate int
+	for i := range n {
+		o := rec.one(t, i)
+		if !late[i].Load() {
+			if o.Status != workqueue.Succeeded {
+				requireOverrun(t, o) // returned in time, judged after the deadline: fine
+			}
+			continue
+		}
+		lateN++
+		if o.Status == workqueue.Succeeded {
+			succeededLate++
+			continue
+		}
+		requireOverrun(t, o)
+	}
+	assert.Zero(t, succeededLate, "attempts that returned after their deadline reported Succeeded")
+	assert.GreaterOrEqual(t, lateN, n/2, "every 15ms sleeper is late")
+	requireQuiescent(t, q.Stats())
+	t.Logf("%d of %d attempts returned after their deadline; %d succeeded", lateN, n, q.Stats().Succeeded)
+}
