@@ -54,7 +54,9 @@ type Queue[T any] struct {
 	_        cacheLinePad
 	entered  atomic.Int64 // submissions begun; written by submitters only, like the next two
 	rejected atomic.Int64 // submissions given up: ErrClosed, ErrFull or ctx.Err()
-	waiting  atomic.Int64 // submitters blocked on a full buffer
+	// accepted counts jobs in the buffer or past it, added after the send:
+	// it never counts a job not accepted, and never decreases (Stats).
+	accepted atomic.Int64
 	_        cacheLinePad
 	settled  atomic.Int64 // outcomes reported off the workers (or by all, if !sharded)
 	sharded  bool         // workers count their outcomes apart; false with many workers, to bound outstanding's cost
@@ -160,13 +162,12 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 		q.reject()
 		return ErrClosed
 	}
-	q.waiting.Add(1)
-	defer q.waiting.Add(-1)
 	done := ctx.Done()
 	if done == nil {
 		// A context that never ends: a two-way select is cheaper.
 		select {
 		case q.jobs <- job:
+			q.accepted.Add(1)
 			return nil
 		case <-q.closedCh:
 			q.reject()
@@ -175,6 +176,7 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 	}
 	select {
 	case q.jobs <- job:
+		q.accepted.Add(1)
 		return nil
 	case <-q.closedCh:
 		q.reject()
@@ -202,6 +204,7 @@ func (q *Queue[T]) TrySubmit(job T) error {
 	}
 	select {
 	case q.jobs <- job:
+		q.accepted.Add(1)
 		return nil
 	default:
 		q.reject()
@@ -304,10 +307,12 @@ func (q *Queue[T]) Shutdown(ctx context.Context) error {
 	return fmt.Errorf("%w: %w", ErrShutdown, ctx.Err())
 }
 
-// Stats returns a snapshot of the queue's counters.
+// Stats returns a snapshot of the queue's counters. It reads each counter
+// once, and derives nothing from submissions in progress: Submitted counts
+// only jobs already accepted, and no counter of a later snapshot is below
+// that of an earlier one.
 func (q *Queue[T]) Stats() Stats {
 	s := Stats{
-		Queued:   len(q.jobs),
 		Failed:   q.failed.Load(),
 		Canceled: q.canceled.Load(),
 		Dropped:  q.dropped.Load(),
@@ -316,14 +321,20 @@ func (q *Queue[T]) Stats() Stats {
 	for i := range q.workers {
 		s.Succeeded += q.workers[i].succeeded.Load()
 	}
+	// Jobs leave through reported, then Retrying and Queued; read them in
+	// that order, and accepted, where they enter, last.
+	reported := q.reported()
 	if q.sched != nil {
 		s.Retrying = int(q.sched.held.Load())
 	}
-	// Every outstanding job is waiting to be sent by a blocked submitter, in
-	// the buffer, awaiting a retry, or running.
-	live := max(0, q.outstanding()-q.waiting.Load())
-	s.Submitted = live + s.Succeeded + s.Failed + s.Canceled + s.Dropped
-	s.Running = min(len(q.workers), max(0, int(live)-s.Queued-s.Retrying))
+	s.Queued = len(q.jobs)
+	// A submitter counts its job just after the send, so a worker may report
+	// the job first: every ended job was accepted, so the larger of the two
+	// counts is still no more than the jobs accepted by now.
+	s.Submitted = max(q.accepted.Load(), s.Succeeded+s.Failed+s.Canceled+s.Dropped)
+	// The rest is running, or in OnDone.
+	live := s.Submitted - reported - int64(s.Queued) - int64(s.Retrying)
+	s.Running = int(min(int64(len(q.workers)), max(0, live)))
 	return s
 }
 

@@ -43,14 +43,16 @@ func newScheduler[T any](limit int) *scheduler[T] {
 	}
 }
 
-// add schedules job to run again after delay. It reports false, and keeps
+// add schedules job to run again after delay and counts it on retries,
+// before the job can be taken. It reports false, and keeps and counts
 // nothing, if a forced shutdown has closed the scheduler.
-func (s *scheduler[T]) add(job T, st attempts, delay time.Duration) bool {
+func (s *scheduler[T]) add(job T, st attempts, delay time.Duration, retries *atomic.Int64) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return false
 	}
+	retries.Add(1)
 	s.seq++
 	s.push(retryItem[T]{due: time.Now().Add(delay), seq: s.seq, job: job, attempts: st})
 	s.held.Add(1)

@@ -3,12 +3,18 @@ package workqueue
 // Stats is a snapshot of a Queue's counters, taken by Queue.Stats.
 //
 // The fields are read one by one while the queue runs, so a snapshot taken
-// under load may be off by the jobs that moved meanwhile. Whenever the queue
-// is quiescent (after Wait or Shutdown has returned, with no Submit in
-// progress), Submitted == Succeeded + Failed + Canceled + Dropped and
-// Queued, Running and Retrying are zero.
+// under load may be off by the jobs that moved meanwhile, within these
+// bounds: Submitted never counts a job not yet accepted (a submission in
+// progress or rejected counts nothing), and is at least Succeeded + Failed +
+// Canceled + Dropped; no counter (Submitted, Succeeded, Failed, Canceled,
+// Dropped, Retries) is ever lower than in an earlier snapshot; Queued,
+// Running and Retrying are never negative, and Running is at most Workers.
+// Whenever the queue is quiescent (after Wait or Shutdown has returned, with
+// no Submit in progress), Submitted == Succeeded + Failed + Canceled +
+// Dropped and Queued, Running and Retrying are zero.
 type Stats struct {
-	// Submitted counts accepted jobs: Submit or TrySubmit returned nil.
+	// Submitted counts accepted jobs: those Submit or TrySubmit accepted
+	// (returned nil, or is about to).
 	Submitted int64
 	// Queued is the number of jobs in the buffer, waiting for a worker.
 	Queued int

@@ -189,9 +189,7 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	}
 	st.prev = delay
 	st.last = err
-	q.retries.Add(1) // before add: the retry may finish before add returns
-	if !q.sched.add(job, *st, delay) {
-		q.retries.Add(-1)
+	if !q.sched.add(job, *st, delay, &q.retries) {
 		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 	}
 }
