@@ -30,6 +30,12 @@
 // most MaxRetrying+Workers-1 awaiting a retry, held by a single scheduler
 // goroutine with one timer.
 //
+// Options.JobTimeout bounds each attempt. The clock decides an overrun: an
+// attempt whose handler returns at or after its deadline has failed (see
+// ErrJobTimeout), even if it returned nil before its context's timer fired.
+//
 // A handler that panics or calls runtime.Goexit fails its attempt (see
 // PanicError and ErrGoexit); the worker goes on.
+//
+// Stats counts only accepted jobs, and its counters never go backwards.
 package workqueue
