@@ -13,13 +13,17 @@ import (
 //
 // All starts a URL only while fewer of its URLs for the same host are in
 // progress than that host's cap (Options.PerHost or Options.HostLimits, or
-// the current adaptive cap; URLs waiting out a retry's backoff hold no slot
-// and do not count), so its goroutines do not pile up waiting for a busy
-// host's slots: a slow or tightly capped host does not hold up the others,
-// however the hosts are ordered in urls. URLs for a host at its cap wait,
-// up to 4 × Options.Concurrency of them, and start in input order as that
-// host's URLs finish; while that many wait, All reads no further in urls
-// until one of them can start. See the package documentation, "Batches".
+// the current adaptive cap), so its goroutines do not pile up waiting for
+// a busy host's slots: a slow or tightly capped host does not hold up the
+// others, however the hosts are ordered in urls. URLs for a host at its cap
+// wait and start in input order as that host's URLs finish.
+//
+// A URL waiting out a retry's backoff is not in progress: it holds no
+// goroutine, no slot and no share of Concurrency, and the next URL starts
+// in its place. When its backoff is over it goes ahead of its host's URLs
+// not yet started. While 4 × Options.Concurrency URLs wait (for a busy
+// host or out a backoff), All reads no further in urls; see the package
+// documentation, "Batches".
 func (f *Fetcher) All(ctx context.Context, urls []string) []Result {
 	results := make([]Result, len(urls))
 	i := 0
@@ -43,22 +47,23 @@ func (f *Fetcher) All(ctx context.Context, urls []string) []Result {
 // goroutines. Like All, it starts a URL only while its host is below its
 // cap in this batch, so a slow or tightly capped host does not hold up the
 // others; URLs for a host at its cap wait, in input order, for that host's
-// URLs to finish.
+// URLs to finish. A URL waiting out a retry's backoff holds no goroutine,
+// slot or share of Concurrency, as in All.
 //
-// Stream pulls urls lazily, only to keep its goroutines busy: at most
-// 5 × Options.Concurrency URLs are pulled from urls and not yet yielded
-// (up to Concurrency in progress and 4 × Concurrency waiting for a busy
-// host), so memory stays bounded however long urls is. While that many
-// are pulled, Stream waits for a Result before pulling more. urls is
-// consumed on a coroutine driven by the loop; slices.Values turns a slice
-// into one.
+// Stream pulls urls lazily, only to keep its goroutines busy: it pulls
+// another URL only while fewer than 4 × Options.Concurrency of its URLs
+// wait (for a busy host or out a backoff), so at most 5 × Concurrency URLs
+// are pulled from urls and not yet yielded, and memory stays bounded
+// however long urls is. urls is consumed on a coroutine driven by the
+// loop; slices.Values turns a slice into one.
 //
-// Breaking out of the loop cancels the URLs in progress (their Results are
-// counted in Stats and passed to OnResult, but not yielded), drops the URLs
-// waiting for a busy host (never started, they have no Result), and stops
-// pulling urls; every goroutine Stream started has exited when the loop
-// statement returns. If ctx ends, the remaining URLs are still yielded,
-// each failing at once with the context's error.
+// Breaking out of the loop cancels the URLs in progress and ends those
+// waiting out a backoff (their Results are counted in Stats and passed to
+// OnResult, but not yielded), drops the URLs waiting for a busy host (never
+// started, they have no Result), and stops pulling urls; every goroutine
+// Stream started has exited when the loop statement returns. If ctx ends,
+// the remaining URLs are still yielded, each failing at once with the
+// context's error.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
 		next, stop := iter.Pull(urls)

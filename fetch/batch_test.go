@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -198,4 +199,73 @@ func TestStreamIsReusable(t *testing.T) {
 	}
 	assert.Equal(t, 2, count(seq))
 	assert.Equal(t, 2, count(seq))
+}
+
+// In a batch, Result.Duration runs from when the batch took the URL from
+// its input, as documented, not from when a goroutine picked it up; the
+// time before its first attempt was sent is Result.Wait.
+func TestBatchDurationIncludesDispatchWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newHostDelays(map[string]time.Duration{"a.test": time.Second})
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 3, PerHost: 1, Retry: NoRetry()})
+		urls := []string{"http://a.test/0", "http://a.test/1", "http://a.test/2"}
+		start := time.Now()
+		res := f.All(context.Background(), urls)
+		assert.Equal(t, 3*time.Second, time.Since(start))
+		for i, r := range res {
+			require.NoError(t, r.Err)
+			// All three are taken at once; /1 and /2 wait for the host.
+			assert.Equal(t, time.Duration(i+1)*time.Second, r.Duration, urls[i])
+			assert.Equal(t, time.Duration(i)*time.Second, r.Wait, "%s: its own time is its 1s request", urls[i])
+		}
+	})
+}
+
+// A host at its cap makes a batch's URL wait before its first attempt:
+// that is Wait; a retry's backoff is not.
+func TestResultWaitCountsHostCapNotBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newRetryOnce(time.Second, "3")
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 4, PerHost: 1, Retry: hintRetry()})
+		res := f.All(context.Background(), []string{"http://a.test/0", "http://a.test/retry/1"})
+		require.NoError(t, res[0].Err)
+		require.NoError(t, res[1].Err)
+		assert.Equal(t, time.Second, res[0].Duration)
+		assert.Zero(t, res[0].Wait)
+		// /retry/1 waits 1s for the host, gets 503 at 2s, retries at 5s.
+		assert.Equal(t, 2, res[1].Attempts)
+		assert.Equal(t, 6*time.Second, res[1].Duration)
+		assert.Equal(t, time.Second, res[1].Wait)
+	})
+}
+
+// Get's Duration runs from the call; its Wait is the time spent waiting
+// for the host's slot held by another call. A call that never sent
+// anything waited all of its Duration.
+func TestGetWaitIsTimeBeforeFirstSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newHostDelays(map[string]time.Duration{"a.test": time.Second})
+		f := newFetcher(t, Options{Client: tr.client(), PerHost: 1, Retry: NoRetry()})
+		first := make(chan Result)
+		go func() { first <- f.Get(context.Background(), "http://a.test/0") }()
+		synctest.Wait() // the first call holds the host's slot
+		r := f.Get(context.Background(), "http://a.test/1")
+		require.NoError(t, r.Err)
+		assert.Equal(t, 2*time.Second, r.Duration)
+		assert.Equal(t, time.Second, r.Wait)
+		r0 := <-first
+		assert.Equal(t, time.Second, r0.Duration)
+		assert.Zero(t, r0.Wait)
+
+		go func() { first <- f.Get(context.Background(), "http://a.test/2") }()
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		r = f.Get(ctx, "http://a.test/3")
+		require.ErrorIs(t, r.Err, context.DeadlineExceeded)
+		assert.Zero(t, r.Attempts)
+		assert.Equal(t, 500*time.Millisecond, r.Duration)
+		assert.Equal(t, r.Duration, r.Wait, "nothing was sent")
+		<-first
+	})
 }

@@ -45,15 +45,32 @@
 // All and Stream keep many hosts busy at once, in whatever order their
 // URLs come. A batch hands a URL to one of its goroutines only while fewer
 // of the batch's URLs for that host are in progress than the host's cap
-// (PerHost, HostLimits, or the current adaptive cap; URLs waiting out a
-// retry's backoff do not count, as they hold no slot). URLs for a host at
+// (PerHost, HostLimits, or the current adaptive cap). URLs for a host at
 // its cap wait in a queue of their host and start in input order as the
 // host's URLs finish. So a slow or tightly capped host holds only its own
 // cap's worth of the batch's goroutines, and the other hosts use the rest:
 // a batch over a slow host and a fast one takes about as long as the
-// slower of the two, not their sum. At most 4 × Options.Concurrency URLs
-// wait at once; while that many do, a batch reads no further input until
-// one of them can start, so Stream's memory stays bounded.
+// slower of the two, not their sum.
+//
+// A goroutine makes one attempt of a URL at a time. A URL to be retried is
+// handed back to the batch, which parks it until its backoff is over: it
+// holds no goroutine, no slot and no share of Concurrency meanwhile, so
+// while other URLs can run the batch keeps Concurrency of them in progress,
+// and one host answering 503 with a long Retry-After does not stall the
+// others. A URL whose backoff is over goes ahead of its host's URLs not
+// yet started, within the host's cap. Stats.BackingOff counts the URLs
+// parked (and the Get and Do calls sleeping out a backoff).
+//
+// Memory stays bounded: a batch reads more input only while fewer than
+// 4 × Options.Concurrency of its URLs wait, for a busy host or out a
+// backoff, so at most 5 × Concurrency URLs are read and not yet done. If
+// ctx ends, every parked URL ends at once with a *retry.Error whose Reason
+// is the context's error and which wraps the last attempt's error.
+//
+// For a URL of a batch, Result.Duration runs from when the batch took the
+// URL from its input, and Result.Wait is the part of it before the first
+// attempt was sent (the batch's queues, slots, rate, robots.txt), so
+// Duration - Wait is the URL's own time.
 //
 // # Retries
 //

@@ -88,18 +88,24 @@ func (f *Fetcher) CloseIdleConnections() {
 
 // Get fetches rawURL with a GET request; see Do.
 func (f *Fetcher) Get(ctx context.Context, rawURL string) Result {
-	return f.get(ctx, rawURL, 0, nil)
+	start := f.begin()
+	var s retryState
+	if res, ok := f.openGet(ctx, &s, rawURL, start); !ok {
+		return f.finish(res, rawURL, 0, start)
+	}
+	return f.finish(f.run(ctx, &s), rawURL, 0, start)
 }
 
-// get fetches rawURL for Get or a batch; see run for backoff.
-func (f *Fetcher) get(ctx context.Context, rawURL string, index int, backoff backoffObserver) Result {
-	start := f.begin()
+// openGet sets s up for a GET of rawURL, for Get and for each URL of a
+// batch; see open. It returns the final Result and false if the request
+// cannot be made.
+func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, start time.Time) (Result, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return f.finish(Result{Err: fmt.Errorf("fetch: %w", err)}, rawURL, index, start)
+		return Result{Err: fmt.Errorf("fetch: %w", err)}, false
 	}
 	req.Header["User-Agent"] = f.userAgent // no per-request allocation
-	return f.finish(f.run(ctx, req, backoff), rawURL, index, start)
+	return f.open(ctx, s, req, start)
 }
 
 // Do sends req and returns its Result; it blocks until the Result is final.
@@ -127,7 +133,11 @@ func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
 		res.Err = fmt.Errorf("%w: nil request or URL", errInvalidRequest)
 		return f.finish(res, "", 0, start)
 	}
-	return f.finish(f.run(ctx, req, nil), req.URL.String(), 0, start)
+	var s retryState
+	if res, ok := f.open(ctx, &s, req, start); !ok {
+		return f.finish(res, req.URL.String(), 0, start)
+	}
+	return f.finish(f.run(ctx, &s), req.URL.String(), 0, start)
 }
 
 var (
@@ -143,6 +153,9 @@ func (f *Fetcher) begin() time.Time {
 
 func (f *Fetcher) finish(r Result, rawURL string, index int, start time.Time) Result {
 	r.URL, r.Index, r.Duration = rawURL, index, time.Since(start)
+	if r.Attempts == 0 {
+		r.Wait = r.Duration // nothing was sent: all of it was waiting
+	}
 	if r.Err != nil {
 		r.Body = nil
 	}
@@ -154,70 +167,115 @@ func (f *Fetcher) finish(r Result, rawURL string, index int, start time.Time) Re
 	return r
 }
 
-// backoffObserver is told when a request starts and ends waiting out a
-// retry's backoff, a time during which it holds no slot.
-type backoffObserver interface{ backingOff(waiting bool) }
+// retryState is one request's place in its retry loop. It is kept between
+// attempts, so that a batch can park a request during a backoff with no
+// goroutine waiting for it.
+type retryState struct {
+	req        *http.Request
+	key        string
+	robots     *robotsEntry
+	replayable bool
+	start      time.Time     // the call, or when a batch took the URL
+	first      time.Time     // when the first attempt began: MaxElapsed counts from it
+	attempt    int           // attempts begun so far
+	delay      time.Duration // the last backoff
+	wait       time.Duration // Result.Wait, once the first attempt was sent
+	last       Result        // the outcome of the last attempt sent, once one failed
+}
 
-// run is the retry loop of one request. It schedules attempts itself
-// (retry.Policy.Next) so that no slot is held during a backoff. If backoff
-// is not nil, its backingOff method is called with true before each backoff
-// and with false after it.
-func (f *Fetcher) run(ctx context.Context, req *http.Request, backoff backoffObserver) Result {
+// open checks req and its host's robots.txt and sets s up for its first
+// step. It returns the final Result and false if req is not to be sent.
+func (f *Fetcher) open(ctx context.Context, s *retryState, req *http.Request, start time.Time) (Result, bool) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" || req.URL.Host == "" {
-		return Result{Err: fmt.Errorf("%w: URL %q needs an http or https scheme and a host", errInvalidRequest, req.URL.Redacted())}
+		return Result{Err: fmt.Errorf("%w: URL %q needs an http or https scheme and a host", errInvalidRequest, req.URL.Redacted())}, false
 	}
 	key := hostKey(req.URL)
 	var robots *robotsEntry
 	if f.robots != nil {
 		var err error
 		if robots, err = f.robots.check(ctx, req.URL, key); err != nil {
-			return Result{Err: err}
+			return Result{Err: err}, false
 		}
 	}
-	replayable := canRepeat(req)
+	*s = retryState{req: req, key: key, robots: robots, replayable: canRepeat(req), start: start, first: time.Now()}
+	return Result{}, true
+}
+
+// run is the retry loop of Get and Do: it steps s until its Result is
+// final, sleeping through each backoff (holding no slot) until ctx ends.
+func (f *Fetcher) run(ctx context.Context, s *retryState) Result {
+	for {
+		res, delay, final := f.step(ctx, s)
+		if final {
+			return res
+		}
+		f.stats.backingOff.Add(1)
+		err := sleep(ctx, delay)
+		f.stats.backingOff.Add(-1)
+		if err != nil {
+			return s.interrupted(err)
+		}
+	}
+}
+
+// step makes s's next attempt, holding the slots only while it runs. It
+// returns the final Result, or final false and the backoff to wait out
+// before the next step. The policy decides as in retry.Do: MaxElapsed
+// counts real time since the first attempt began, backoffs included.
+func (f *Fetcher) step(ctx context.Context, s *retryState) (res Result, delay time.Duration, final bool) {
+	res, delay, final = f.stepOnce(ctx, s)
+	if final {
+		res.Wait = s.wait
+	}
+	res.sent = time.Time{}
+	return res, delay, final
+}
+
+func (f *Fetcher) stepOnce(ctx context.Context, s *retryState) (Result, time.Duration, bool) {
 	policy := &f.cfg.policy
-	first := time.Now()
-	var delay time.Duration
-	var last Result // the outcome of the last attempt sent, once one failed
-	for attempt := 1; ; attempt++ {
-		res, err := f.attempt(ctx, req, key, attempt, robots)
-		if err == nil {
-			if policy.Budget != nil {
-				policy.Budget.Success()
-			}
-			return res
-		}
-		if attempt > 1 && res.Attempts < attempt {
-			// This retry was never sent (ctx ended while it waited for a
-			// slot or rate token, or GetBody failed): report the last
-			// response and keep its error.
-			return lostRetry(ctx, last, err)
-		}
-		if ctx.Err() != nil || !replayable || !transient(err) {
-			res.Err = unwrapHint(err)
-			return res
-		}
-		d, stop := policy.Next(ctx, err, attempt, delay, time.Since(first))
-		if stop != nil {
-			res.Err = stop
-			return res
-		}
-		delay = d
-		last = res
-		last.Err = unwrapHint(err)
-		f.log.Debug("fetch: retrying", "url", req.URL.Redacted(), "attempt", attempt, "delay", delay, "err", err)
-		if backoff != nil {
-			backoff.backingOff(true)
-		}
-		cerr := sleep(ctx, delay)
-		if backoff != nil {
-			backoff.backingOff(false)
-		}
-		if cerr != nil {
-			res.Err = &retry.Error{Reason: cerr, Last: last.Err, Attempts: res.Attempts}
-			return res
-		}
+	s.attempt++
+	attempt := s.attempt
+	res, err := f.attempt(ctx, s.req, s.key, attempt, s.robots)
+	if attempt == 1 && res.Attempts == 1 {
+		s.wait = res.sent.Sub(s.start)
 	}
+	if err == nil {
+		if policy.Budget != nil {
+			policy.Budget.Success()
+		}
+		return res, 0, true
+	}
+	if attempt > 1 && res.Attempts < attempt {
+		// This retry was never sent (ctx ended while it waited for a
+		// slot or rate token, or GetBody failed): report the last
+		// response and keep its error.
+		return lostRetry(ctx, s.last, err), 0, true
+	}
+	if ctx.Err() != nil || !s.replayable || !transient(err) {
+		res.Err = unwrapHint(err)
+		return res, 0, true
+	}
+	d, stop := policy.Next(ctx, err, attempt, s.delay, time.Since(s.first))
+	if stop != nil {
+		res.Err = stop
+		return res, 0, true
+	}
+	s.delay = d
+	s.last = res
+	s.last.Err = unwrapHint(err)
+	f.log.Debug("fetch: retrying", "url", s.req.URL.Redacted(), "attempt", attempt, "delay", d, "err", err)
+	return Result{}, d, false
+}
+
+// interrupted returns the Result of s when its backoff was cut short by
+// err, the context's error: the last response, with a *retry.Error that
+// wraps err and the last attempt's error.
+func (s *retryState) interrupted(err error) Result {
+	res := s.last
+	res.Err = &retry.Error{Reason: err, Last: s.last.Err, Attempts: s.last.Attempts}
+	res.Wait = s.wait
+	res.sent = time.Time{}
+	return res
 }
 
 // lostRetry returns the Result of a request whose retry could not be sent
@@ -293,7 +351,7 @@ func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n 
 	if err != nil {
 		return res, err
 	}
-	res.Attempts = n
+	res.Attempts, res.sent = n, time.Now()
 	f.stats.attempts.Add(1)
 	if n > 1 {
 		f.stats.retries.Add(1)

@@ -25,9 +25,17 @@ type Result struct {
 	// Attempts is the number of attempts sent (0 if none was, for example
 	// when robots.txt disallows the URL or ctx ended while waiting for a slot).
 	Attempts int
-	// Duration is the time from the call to the final outcome, including
-	// waits for slots, rate limits and retry backoffs.
+	// Duration is the time from the call (for All and Stream, from when
+	// the batch took the URL from its input) to the final outcome,
+	// including Wait, waits for slots and rate limits before retries, and
+	// retry backoffs.
 	Duration time.Duration
+	// Wait is the part of Duration before the first attempt was sent:
+	// waiting in a batch for a free goroutine or for the host's turn,
+	// for the host's and the global slot, the rate limit or Crawl-delay,
+	// and robots.txt. It is Duration if no attempt was sent.
+	// Duration - Wait is the URL's own time: its attempts and backoffs.
+	Wait time.Duration
 	// Err is nil for a 2xx response whose body was read in full. Otherwise
 	// it says why: a *StatusError (non-2xx final status), ErrBodyTooLarge,
 	// ErrDisallowed, ErrTimeout (attempt timeout), a network error, or the
@@ -43,6 +51,8 @@ type Result struct {
 	// attempt's *StatusError. Use Outcome to classify Err into exactly one
 	// category (the one Stats counts), then errors.As for details.
 	Err error
+
+	sent time.Time // when the attempt was sent; set by attempt for the retry loop, zero in a final Result
 }
 
 // OK reports whether the request succeeded: Err is nil.

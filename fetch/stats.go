@@ -10,6 +10,7 @@ import "sync/atomic"
 type Stats struct {
 	Requests      int64 // requests started (Get, Do, and each URL of All and Stream)
 	InFlight      int64 // requests started and not finished
+	BackingOff    int64 // of those, requests waiting out a retry's backoff (for a batch: parked)
 	Attempts      int64 // HTTP attempts sent, retries included, robots.txt excluded
 	Retries       int64 // attempts that were retries
 	RobotsFetches int64 // robots.txt requests sent
@@ -28,6 +29,7 @@ type Stats struct {
 
 type counters struct {
 	requests, inFlight, attempts, retries, robotsFetches                  atomic.Int64
+	backingOff                                                            atomic.Int64
 	ok, status, network, timeouts, tooLarge, disallowed, canceled, others atomic.Int64
 	bytes                                                                 atomic.Int64
 }
@@ -37,7 +39,7 @@ type counters struct {
 func (f *Fetcher) Stats() Stats {
 	c := &f.stats
 	return Stats{
-		Requests: c.requests.Load(), InFlight: c.inFlight.Load(),
+		Requests: c.requests.Load(), InFlight: c.inFlight.Load(), BackingOff: c.backingOff.Load(),
 		Attempts: c.attempts.Load(), Retries: c.retries.Load(),
 		RobotsFetches: c.robotsFetches.Load(),
 		OK:            c.ok.Load(), StatusErrors: c.status.Load(),
