@@ -4,7 +4,7 @@
 // worker), a few jobs are "poison" and fail permanently straight to the dead
 // letter list, every attempt has a timeout, and the program joins the queue
 // (Wait) before shutting it down gracefully. The outcome counts printed at the
-// end always add up to the number of jobs submitted.
+// end always add up to the number of jobs asked for.
 //
 // Which attempts fail depends only on -seed, so a run is reproducible:
 //
@@ -12,7 +12,9 @@
 //	go run ./examples/taskqueue -jobs 1000 -workers 16 -seed 42
 //
 // Press Ctrl+C during a run: submission stops, running jobs get -grace to
-// finish, and whatever had not finished is reported canceled or dropped.
+// finish, whatever had not finished is reported canceled, dropped or never
+// submitted (never failed), the program says "interrupted" and exits with
+// status 130. A second Ctrl+C exits at once.
 package main
 
 import (
@@ -33,6 +35,47 @@ import (
 	"github.com/sluicego/sluice/workqueue"
 )
 
+// about opens the -h text.
+const about = `taskqueue runs simulated jobs through a workqueue.Queue: a bounded buffer,
+a few workers, transient failures retried with jittered backoff, "poison" jobs
+dead-lettered at once, a timeout per attempt, a join and a graceful shutdown.
+It prints a progress line now and then ([done/jobs], where done counts only
+finished jobs), each dead letter as it happens, and at the end one count per
+outcome; the counts always add up to the jobs asked for. On Ctrl+C it stops
+submitting, gives running jobs -grace to finish, reports the rest as
+canceled, dropped or never submitted (not as failed), and says "interrupted".
+
+Exit status: 0 when every job ran, 1 on an error, 2 for bad flags,
+130 when interrupted (Ctrl+C).`
+
+// Exit statuses, see exitStatus.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a Ctrl+C
+)
+
+var (
+	// errInterrupted is returned by run when its ctx ended (Ctrl+C).
+	errInterrupted = errors.New("interrupted")
+	// errUsage marks a bad flag or configuration.
+	errUsage = errors.New("invalid flags")
+)
+
+// exitStatus maps run's error to the program's exit status.
+func exitStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	}
+	return exitError
+}
+
 type config struct {
 	Jobs       int
 	Workers    int
@@ -42,13 +85,17 @@ type config struct {
 	Work       time.Duration // upper bound of one attempt's simulated work
 	Grace      time.Duration // how long Shutdown waits after Ctrl+C
 	Seed       uint64
+	Progress   time.Duration // interval of progress lines; 0 for none
 }
 
-// summary counts every submitted job exactly once in one of the outcome
-// fields, so Submitted == OK + RetriedOK + DeadPermanent + DeadExhausted +
-// Canceled + Dropped.
+// summary counts every job asked for exactly once: Jobs == Submitted +
+// NotSubmitted, and Submitted == OK + RetriedOK + DeadPermanent +
+// DeadExhausted + Canceled + Dropped. Only the two dead-letter counts are
+// failures; canceled, dropped and never submitted jobs were cut short.
 type summary struct {
-	Submitted     int64
+	Jobs          int64 // asked for
+	Submitted     int64 // accepted by the queue
+	NotSubmitted  int64 // never submitted: Ctrl+C came first
 	OK            int64 // succeeded on the first attempt
 	RetriedOK     int64 // succeeded after one or more retries
 	DeadPermanent int64 // failed with a permanent error: dead-lettered at once
@@ -57,6 +104,7 @@ type summary struct {
 	Dropped       int64 // never started before a forced shutdown
 	Retries       int64
 	DeadLetters   []int // IDs of failed jobs, for a human to look at
+	Interrupted   bool
 	Elapsed       time.Duration
 }
 
@@ -64,25 +112,61 @@ func (s *summary) total() int64 {
 	return s.OK + s.RetriedOK + s.DeadPermanent + s.DeadExhausted + s.Canceled + s.Dropped
 }
 
-func main() {
-	var cfg config
-	flag.IntVar(&cfg.Jobs, "jobs", 200, "number of jobs to submit")
-	flag.IntVar(&cfg.Workers, "workers", 5, "number of worker goroutines")
-	flag.IntVar(&cfg.Capacity, "capacity", 20, "jobs that may wait in the queue; Submit blocks beyond")
-	flag.Float64Var(&cfg.FailRate, "fail", 0.15, "probability that one attempt fails transiently")
-	flag.Float64Var(&cfg.PoisonRate, "poison", 0.02, "probability that a job fails permanently")
-	flag.DurationVar(&cfg.Work, "work", 20*time.Millisecond, "maximum simulated work per attempt")
-	flag.DurationVar(&cfg.Grace, "grace", 2*time.Second, "how long to let running jobs finish after Ctrl+C")
-	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed fails the same attempts")
-	flag.Parse()
+func (s *summary) done() int64 { return s.OK + s.RetriedOK + s.DeadPermanent + s.DeadExhausted }
 
-	// Ctrl+C cancels ctx: stop submitting, then shut down within -grace.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "taskqueue:", err)
-		os.Exit(1)
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == nil {
+		// Ctrl+C cancels ctx: stop submitting, then shut down within -grace.
+		// After the first, a second Ctrl+C ends the program at once.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		context.AfterFunc(ctx, stop)
+		_, err = run(ctx, cfg, os.Stdout)
+		stop()
 	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "taskqueue:", err)
+	}
+	os.Exit(exitStatus(err))
+}
+
+// parseFlags reads the command line. It prints the -h text, or the problem
+// with a flag, to stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("taskqueue", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nUsage: taskqueue [flags]\n\nFlags:\n", about)
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&cfg.Jobs, "jobs", 200, "number of jobs to submit")
+	fs.IntVar(&cfg.Workers, "workers", 5, "number of worker goroutines")
+	fs.IntVar(&cfg.Capacity, "capacity", 20, "jobs that may wait in the queue; Submit blocks beyond")
+	fs.Float64Var(&cfg.FailRate, "fail", 0.15, "probability that one attempt fails transiently")
+	fs.Float64Var(&cfg.PoisonRate, "poison", 0.02, "probability that a job fails permanently")
+	fs.DurationVar(&cfg.Work, "work", 20*time.Millisecond, "maximum simulated work per attempt")
+	fs.DurationVar(&cfg.Grace, "grace", 2*time.Second, "how long to let running jobs finish after Ctrl+C")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed fails the same attempts")
+	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of progress lines (0: none)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "taskqueue:", err)
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func (cfg config) check() error {
+	if cfg.Jobs < 0 || cfg.Workers < 1 || cfg.Capacity < 1 {
+		return fmt.Errorf("%w: need -jobs >= 0, -workers >= 1 and -capacity >= 1", errUsage)
+	}
+	return nil
 }
 
 // task is one unit of work. Keep jobs small values: the queue copies them.
@@ -123,15 +207,18 @@ func (w *worker) handle(ctx context.Context, t task) error {
 	return nil
 }
 
+// run submits cfg.Jobs jobs, waits for them and shuts the queue down. If ctx
+// ends (Ctrl+C) it stops early and returns an error matching errInterrupted;
+// either way it prints a summary that accounts for every job to out.
 func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
-	if cfg.Jobs < 0 || cfg.Workers < 1 || cfg.Capacity < 1 {
-		return summary{}, errors.New("need -jobs >= 0, -workers >= 1 and -capacity >= 1")
+	if err := cfg.check(); err != nil {
+		return summary{}, err
 	}
 	w := &worker{cfg: cfg, attempts: make([]atomic.Int32, cfg.Jobs)}
 
 	var (
-		mu sync.Mutex
-		s  summary
+		mu sync.Mutex // guards s and out while the queue runs
+		s  = summary{Jobs: int64(cfg.Jobs)}
 	)
 	// OnDone sees every accepted job exactly once: this is where outcomes
 	// are counted and where a real program would write its dead letters.
@@ -152,7 +239,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 			s.DeadLetters = append(s.DeadLetters, o.Job.ID)
 			fmt.Fprintf(out, "dead letter: job %3d after %d attempt(s): %v\n", o.Job.ID, o.Attempts, o.Err)
 		case o.Status == workqueue.Canceled:
-			s.Canceled++
+			s.Canceled++ // cut short by the shutdown, not a failure
 		case o.Status == workqueue.Dropped:
 			s.Dropped++
 		}
@@ -175,41 +262,80 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	}
 
 	start := time.Now()
+	stopProgress := progress(cfg.Progress, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		st := q.Stats()
+		fmt.Fprintf(out, "%6.1fs [%4d/%d] ok %d, dead-lettered %d, running %d, queued %d, awaiting retry %d\n",
+			time.Since(start).Seconds(), s.done(), s.Jobs, s.OK+s.RetriedOK, s.DeadPermanent+s.DeadExhausted,
+			st.Running, st.Queued, st.Retrying)
+	})
+	submitted := 0
 	for id := range cfg.Jobs {
 		// Submit blocks while the buffer is full: the producer runs only as
 		// fast as the workers. It returns early if ctx ends (Ctrl+C).
 		if err := q.Submit(ctx, task{ID: id}); err != nil {
-			fmt.Fprintf(out, "stopped submitting after %d jobs: %v\n", id, err)
 			break
 		}
+		submitted++
 	}
 	// Join: wait for every accepted job, retries included, without closing
 	// the queue (a long-running program would keep submitting).
-	if err := q.Wait(ctx); err != nil {
-		fmt.Fprintln(out, "interrupted; shutting down within", cfg.Grace)
+	if q.Wait(ctx) != nil || ctx.Err() != nil {
+		mu.Lock()
+		fmt.Fprintf(out, "interrupted: stopped submitting after %d of %d jobs; letting running jobs finish for up to %v\n",
+			submitted, cfg.Jobs, cfg.Grace)
+		mu.Unlock()
 	}
 	// Graceful shutdown: close intake, let the backlog drain for at most
 	// Grace, then cancel what still runs. It returns once every worker exited.
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer cancel()
 	shutdownErr := q.Shutdown(sctx)
+	stopProgress()
 
 	s.Elapsed = time.Since(start)
 	st := q.Stats()
 	s.Submitted, s.Retries = st.Submitted, st.Retries
+	s.NotSubmitted = s.Jobs - s.Submitted
+	s.Interrupted = ctx.Err() != nil
 	slices.Sort(s.DeadLetters)
 	printSummary(out, &s)
-	if s.total() != s.Submitted {
-		return s, fmt.Errorf("outcomes do not add up: %d reported, %d submitted", s.total(), s.Submitted)
+	switch {
+	case s.total() != s.Submitted || s.Submitted+s.NotSubmitted != s.Jobs:
+		return s, fmt.Errorf("outcomes do not add up: %d reported, %d submitted, %d not submitted, %d jobs",
+			s.total(), s.Submitted, s.NotSubmitted, s.Jobs)
+	case s.Interrupted:
+		return s, errInterrupted
 	}
-	if shutdownErr != nil {
-		return s, shutdownErr
+	return s, shutdownErr
+}
+
+// progress calls report every interval until the returned function is
+// called; that function returns once the goroutine has exited.
+func progress(every time.Duration, report func()) (stop func()) {
+	if every <= 0 {
+		return func() {}
 	}
-	return s, ctx.Err()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				report()
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 func printSummary(out io.Writer, s *summary) {
-	fmt.Fprintf(out, "\n%-28s %6d\n", "submitted", s.Submitted)
+	fmt.Fprintf(out, "\n%-28s %6d\n", "jobs", s.Jobs)
 	for _, row := range []struct {
 		name string
 		n    int64
@@ -220,11 +346,15 @@ func printSummary(out io.Writer, s *summary) {
 		{"dead-lettered (exhausted)", s.DeadExhausted},
 		{"canceled at shutdown", s.Canceled},
 		{"dropped at shutdown", s.Dropped},
+		{"never submitted", s.NotSubmitted},
 	} {
 		fmt.Fprintf(out, "  %-26s %6d\n", row.name, row.n)
 	}
-	fmt.Fprintf(out, "%-28s %6d\n", "total outcomes", s.total())
 	fmt.Fprintf(out, "%-28s %6d\n", "retries", s.Retries)
 	fmt.Fprintf(out, "%-28s %v\n", "dead letters", s.DeadLetters)
 	fmt.Fprintf(out, "%-28s %v\n", "elapsed", s.Elapsed.Round(time.Millisecond))
+	if s.Interrupted {
+		fmt.Fprintf(out, "interrupted: %d of %d jobs done, %d cut short\n",
+			s.done(), s.Jobs, s.Canceled+s.Dropped+s.NotSubmitted)
+	}
 }

@@ -1,14 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/sluicego/sluice/workqueue"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,6 +34,7 @@ func TestRunAccountsForEveryJob(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(120), s.Submitted)
 	assert.Equal(t, s.Submitted, s.total(), "every job has exactly one outcome")
+	assert.Zero(t, s.NotSubmitted)
 	assert.Positive(t, s.OK)
 	assert.Positive(t, s.RetriedOK, "transient failures were retried to success")
 	assert.Positive(t, s.DeadPermanent, "poison jobs were dead-lettered")
@@ -31,6 +42,8 @@ func TestRunAccountsForEveryJob(t *testing.T) {
 	assert.Zero(t, s.Canceled+s.Dropped, "nothing is cut short without Ctrl+C")
 	assert.Len(t, s.DeadLetters, int(s.DeadPermanent+s.DeadExhausted))
 	assert.Contains(t, out.String(), "dead-lettered (permanent)")
+	assert.NotContains(t, out.String(), "interrupted")
+	assert.Equal(t, exitOK, exitStatus(err))
 }
 
 func TestRunIsDeterministicForASeed(t *testing.T) {
@@ -42,14 +55,143 @@ func TestRunIsDeterministicForASeed(t *testing.T) {
 	assert.Equal(t, []int64{a.OK, a.RetriedOK, a.Retries}, []int64{b.OK, b.RetriedOK, b.Retries})
 }
 
-func TestInterruptShutsDownAndStillAddsUp(t *testing.T) {
+// cancelOn is run's output in the tests: it cancels the run's context, as a
+// Ctrl+C would, once the output contains marker.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func (c *cancelOn) String() string { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
+
+// Issue 10 item 13: Ctrl+C says "interrupted", maps to exit status 130, and
+// counts the jobs it cut short as canceled, dropped or never submitted,
+// never as failed.
+func TestInterruptedRunSaysSoAndCountsNothingCutShortAsFailed(t *testing.T) {
 	cfg := testConfig()
-	cfg.Jobs, cfg.Work, cfg.Grace = 400, 50*time.Millisecond, 30*time.Millisecond
-	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond) // "Ctrl+C" mid-run
+	cfg.Jobs, cfg.Work, cfg.Grace, cfg.Progress = 400, 50*time.Millisecond, 30*time.Millisecond, 20*time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s, err := run(ctx, cfg, &bytes.Buffer{})
-	require.Error(t, err, "an interrupted run reports why it stopped")
-	assert.Less(t, s.Submitted, int64(400), "submission stopped")
+	out := &cancelOn{marker: "s [", cancel: cancel} // the first progress line
+	s, err := run(ctx, cfg, out)
+	require.ErrorIs(t, err, errInterrupted)
+	assert.Equal(t, exitInterrupted, exitStatus(err))
+
+	assert.True(t, s.Interrupted)
+	assert.Contains(t, out.String(), "interrupted: stopped submitting")
+	assert.Contains(t, out.String(), "cut short")
+	assert.Equal(t, s.Jobs, s.Submitted+s.NotSubmitted, "every job asked for is accounted for")
 	assert.Equal(t, s.Submitted, s.total(), "every accepted job has exactly one outcome")
+	assert.Positive(t, s.NotSubmitted, "submission stopped")
 	assert.Positive(t, s.Canceled+s.Dropped, "the short grace period cut jobs short")
+	assert.Less(t, s.done(), s.Jobs)
+	assert.NotContains(t, out.String(), fmt.Sprintf("[%4d/%d]", s.Jobs, s.Jobs), "no finished-looking progress")
+	// A dead letter is a job that really failed, never one cut short.
+	for line := range strings.Lines(out.String()) {
+		if strings.HasPrefix(line, "dead letter:") {
+			assert.NotContains(t, line, "canceled")
+			assert.NotContains(t, line, "shutdown")
+			assert.True(t, strings.Contains(line, errPoison.Error()) || strings.Contains(line, errTransient.Error()), line)
+		}
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{flagErrHelp(t), 0},
+		{fmt.Errorf("%w: -workers 0", errUsage), 2},
+		{errInterrupted, 130},
+		{errors.New("outcomes do not add up"), 1},
+		{fmt.Errorf("%w: %w", workqueue.ErrShutdown, context.DeadlineExceeded), 1},
+	} {
+		assert.Equal(t, tc.want, exitStatus(tc.err), "%v", tc.err)
+	}
+}
+
+func flagErrHelp(t *testing.T) error {
+	_, err := parseFlags([]string{"-h"}, &bytes.Buffer{})
+	return err
+}
+
+func TestHelpOpensWithWhatTheProgramDoesAndMeans(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseFlags([]string{"-h"}, &stderr)
+	assert.Equal(t, exitOK, exitStatus(err))
+	assert.True(t, strings.HasPrefix(stderr.String(), "taskqueue runs simulated jobs"), stderr.String())
+	assert.Contains(t, stderr.String(), "130 when interrupted")
+	assert.Contains(t, stderr.String(), "-grace")
+
+	_, err = parseFlags([]string{"-workers", "0"}, &stderr)
+	assert.Equal(t, exitUsage, exitStatus(err))
+	_, err = parseFlags([]string{"-bogus"}, &stderr)
+	assert.Equal(t, exitUsage, exitStatus(err))
+}
+
+// A real Ctrl+C: the built program, interrupted once it has printed a
+// progress line, says so and exits with status 130.
+func TestCtrlCExitsWith130(t *testing.T) {
+	stdout, stderr, code := interruptBuiltProgram(t,
+		[]string{"-jobs", "400", "-work", "50ms", "-progress", "20ms", "-grace", "50ms"}, "s [")
+	assert.Equal(t, exitInterrupted, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "interrupted:")
+	assert.Contains(t, stderr, "taskqueue: interrupted")
+}
+
+// interruptBuiltProgram builds this package, runs it with args, sends it
+// SIGINT once its output contains marker, and returns what it printed and
+// its exit status.
+func interruptBuiltProgram(t *testing.T, args []string, marker string) (stdout, stderr string, code int) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the program")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the program with")
+	}
+	bin := filepath.Join(t.TempDir(), "prog")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound, not a wait
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	pipe, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var outBuf strings.Builder
+	sent := false
+	for sc := bufio.NewScanner(pipe); sc.Scan(); {
+		outBuf.WriteString(sc.Text() + "\n")
+		if !sent && strings.Contains(sc.Text(), marker) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	require.True(t, sent, "the marker %q never appeared", marker)
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return outBuf.String(), errBuf.String(), cmd.ProcessState.ExitCode()
 }
