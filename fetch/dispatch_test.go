@@ -374,7 +374,7 @@ func TestBatchInvalidURLsFailInPlace(t *testing.T) {
 		assert.NoError(t, res[0].Err)
 		for _, i := range []int{1, 2, 3} {
 			assert.Error(t, res[i].Err, urls[i])
-			assert.Equal(t, OutcomeOther, res[i].Outcome(), urls[i])
+			assert.Equal(t, OutcomeInvalid, res[i].Outcome(), urls[i])
 		}
 		assert.NoError(t, res[4].Err)
 		assert.Equal(t, []string{"/0", "/4"}, slices.Sorted(slices.Values(tr.order["a.test"])))

@@ -123,9 +123,9 @@ func ExampleResult_Outcome() {
 			fmt.Println(o, r.Status) // details from the Result, or errors.As on r.Err
 		}
 	}
-	fmt.Println(byOutcome[fetch.OutcomeOK], byOutcome[fetch.OutcomeOther])
+	fmt.Println(byOutcome[fetch.OutcomeOK], byOutcome[fetch.OutcomeInvalid])
 	st := f.Stats()
-	fmt.Println(st.OK, st.StatusErrors, st.OtherErrors)
+	fmt.Println(st.OK, st.StatusErrors, st.Invalid)
 	// Output:
 	// status error 404
 	// 1 1

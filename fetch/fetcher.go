@@ -26,8 +26,10 @@ import (
 type Fetcher struct {
 	cfg       config
 	log       *slog.Logger
-	client    *http.Client
+	client    *http.Client    // never follows redirects: the Fetcher does, hop by hop
 	transport *http.Transport // created by New, nil for a caller's Client
+	// checkRedirect is the CheckRedirect of a caller's Client, or nil.
+	checkRedirect func(req *http.Request, via []*http.Request) error
 
 	global *limit.Semaphore
 	hosts  *limit.Keyed[string]
@@ -67,10 +69,14 @@ func New(o Options) (*Fetcher, error) {
 		f.rate = limit.NewKeyedRate[string](c.PerHostRate, c.PerHostBurst, 0)
 	}
 	if c.Client != nil {
-		f.client = c.Client
+		// A copy, keeping the caller's Transport, Jar and Timeout (which
+		// now bounds each hop), that returns redirects to us.
+		client := *c.Client
+		f.checkRedirect, client.CheckRedirect = client.CheckRedirect, noFollow
+		f.client = &client
 	} else {
 		f.transport = newTransport(c)
-		f.client = &http.Client{Transport: f.transport}
+		f.client = &http.Client{Transport: f.transport, CheckRedirect: noFollow}
 	}
 	if c.Robots {
 		f.robots = newRobotsCache(f, c)
@@ -102,15 +108,19 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) Result {
 func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, start time.Time) (Result, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return Result{Err: fmt.Errorf("fetch: %w", err)}, false
+		return Result{Err: fmt.Errorf("%w: %w", ErrInvalidRequest, err)}, false
 	}
 	req.Header["User-Agent"] = f.userAgent // no per-request allocation
 	return f.open(ctx, s, req, start)
 }
 
 // Do sends req and returns its Result; it blocks until the Result is final.
-// ctx governs the whole call, waits and retries included; req's own context
-// is ignored. req is not modified.
+// The call, waits and retries included, ends when ctx or req's own context
+// ends, whichever is first; if either has already ended, nothing is sent.
+// req is not modified.
+//
+// A request that cannot be sent at all (see ErrInvalidRequest) fails at
+// once, with Attempts 0 and no retry.
 //
 // Before each attempt Do waits for a slot of the request's host
 // (Options.PerHost or Options.HostLimits), then for the host's rate or
@@ -128,11 +138,18 @@ func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, sta
 // a retried response sets the minimum wait, capped by the policy's MaxHint.
 func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
 	start := f.begin()
-	var res Result
-	if req == nil || req.URL == nil {
-		res.Err = fmt.Errorf("%w: nil request or URL", errInvalidRequest)
-		return f.finish(res, "", 0, start)
+	if err := checkRequest(req); err != nil {
+		rawURL := ""
+		if req != nil && req.URL != nil {
+			rawURL = req.URL.String()
+		}
+		return f.finish(Result{Err: err}, rawURL, 0, start)
 	}
+	if err := req.Context().Err(); err != nil {
+		return f.finish(Result{Err: err}, req.URL.String(), 0, start)
+	}
+	ctx, cancel := withRequestContext(ctx, req.Context())
+	defer cancel()
 	var s retryState
 	if res, ok := f.open(ctx, &s, req, start); !ok {
 		return f.finish(res, req.URL.String(), 0, start)
@@ -140,10 +157,7 @@ func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
 	return f.finish(f.run(ctx, &s), req.URL.String(), 0, start)
 }
 
-var (
-	errInvalidRequest = errors.New("fetch: invalid request")
-	errGetBody        = errors.New("fetch: request GetBody failed")
-)
+var errGetBody = errors.New("fetch: request GetBody failed")
 
 func (f *Fetcher) begin() time.Time {
 	f.stats.requests.Add(1)
@@ -153,6 +167,9 @@ func (f *Fetcher) begin() time.Time {
 
 func (f *Fetcher) finish(r Result, rawURL string, index int, start time.Time) Result {
 	r.URL, r.Index, r.Duration = rawURL, index, time.Since(start)
+	if r.FinalURL == "" && r.Status != 0 {
+		r.FinalURL = rawURL // no redirect followed
+	}
 	if r.Attempts == 0 {
 		r.Wait = r.Duration // nothing was sent: all of it was waiting
 	}
@@ -186,8 +203,8 @@ type retryState struct {
 // open checks req and its host's robots.txt and sets s up for its first
 // step. It returns the final Result and false if req is not to be sent.
 func (f *Fetcher) open(ctx context.Context, s *retryState, req *http.Request, start time.Time) (Result, bool) {
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" || req.URL.Host == "" {
-		return Result{Err: fmt.Errorf("%w: URL %q needs an http or https scheme and a host", errInvalidRequest, req.URL.Redacted())}, false
+	if err := checkURL(req.URL); err != nil {
+		return Result{Err: invalidURL(req.URL, err)}, false // before anything is waited for
 	}
 	key := hostKey(req.URL)
 	var robots *robotsEntry
@@ -333,44 +350,101 @@ func (f *Fetcher) release(releaseHost func()) {
 	releaseHost()
 }
 
-// attempt makes one attempt holding the slots, and returns the response's
-// Result with Attempts set and the attempt's error (with a retry.After hint
-// for a Retry-After header).
+// attempt makes attempt n of req: it sends req and then each redirect hop
+// (see Do), every one a request of its own host, and returns the last
+// response's Result with Attempts set and the attempt's error (with a
+// retry.After hint for a Retry-After header). key and robots are req's
+// host's; each hop's host is checked against its robots.txt here.
 func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n int, robots *robotsEntry) (res Result, err error) {
 	res.Attempts = n - 1
+	var c chain
+	var next *http.Request // the redirect hop to send, nil for req itself
+	for {
+		if next, err = f.hop(ctx, req, &c, next, key, n, robots, &res); next == nil {
+			return res, err
+		}
+		// Nothing is held between hops: the next host's robots.txt, slot,
+		// rate and Crawl-delay are waited for like a first request's.
+		key, robots = hostKey(next.URL), nil
+		if f.robots != nil {
+			if robots, err = f.robots.check(ctx, next.URL, key); err != nil {
+				return res, fmt.Errorf("fetch: following a redirect: %w", err)
+			}
+		}
+	}
+}
+
+// hop sends one request of attempt n, req if next is nil or else the
+// redirect hop next, holding its host's slot and a global slot while it
+// runs (after waiting for the host's rate and Crawl-delay, see acquire),
+// and records its response in res. It returns the redirect to follow, with
+// the slots released and the response body drained, or nil and the
+// attempt's error.
+func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *http.Request, key string, n int, robots *robotsEntry, res *Result) (*http.Request, error) {
 	releaseHost, err := f.acquire(ctx, key, robots)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	defer f.release(releaseHost)
 
 	// The timeout starts now that the slots are held, not while waiting.
 	actx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
-	out, err := f.prepare(actx, req, n)
-	if err != nil {
-		return res, err
+	var out *http.Request
+	if next == nil {
+		out, err = f.prepare(actx, req, n)
+	} else {
+		out, err = c.prepare(actx, next)
 	}
-	res.Attempts, res.sent = n, time.Now()
-	f.stats.attempts.Add(1)
-	if n > 1 {
-		f.stats.retries.Add(1)
+	if err != nil {
+		return nil, err
+	}
+	if next == nil {
+		res.Attempts, res.sent = n, time.Now()
+		f.stats.attempts.Add(1)
+		if n > 1 {
+			f.stats.retries.Add(1)
+		}
+	} else {
+		f.stats.redirects.Add(1)
 	}
 	resp, err := f.client.Do(out)
 	if err != nil {
+		if isLocationError(err) {
+			return nil, fmt.Errorf("%w: %w", ErrRedirect, err)
+		}
 		err = f.attemptError(ctx, actx, err)
 		if errors.Is(err, ErrTimeout) {
 			// Only a timeout is a signal: a refused or cancelled request
 			// says nothing about the host's capacity.
 			f.feedback(key, err)
 		}
-		return res, err
+		return nil, err
 	}
 	res.Status, res.Header = resp.StatusCode, resp.Header
+	if next != nil {
+		res.FinalURL = out.URL.String()
+	}
+	if isRedirect(resp.StatusCode) {
+		if c.ireq == nil {
+			c.ireq, c.header = req, out.Header
+		}
+		follow, stop := f.redirect(c, out, resp)
+		if follow != nil {
+			drainAndClose(resp.Body)
+			f.feedback(key, nil)
+			return follow, nil
+		}
+		if stop != nil {
+			err = fmt.Errorf("%w: %w: %w", ErrRedirect, stop, f.statusError(out, resp))
+			f.feedback(key, nil)
+			return nil, err
+		}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err = f.statusError(req, resp)
+		err = f.statusError(out, resp)
 		f.feedback(key, err)
-		return res, err
+		return nil, err
 	}
 	if out.Method == http.MethodHead {
 		res.Body = []byte{}
@@ -389,10 +463,10 @@ func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n 
 		if ctx.Err() == nil {
 			f.feedback(key, err)
 		}
-		return res, err
+		return nil, err
 	}
 	f.feedback(key, nil)
-	return res, nil
+	return nil, nil
 }
 
 // prepare returns the request to send for attempt n: req with ctx, our
@@ -496,7 +570,8 @@ func canRepeat(req *http.Request) bool {
 
 // transient reports whether an attempt's error is worth another attempt.
 func transient(err error) bool {
-	if errors.Is(err, errGetBody) || errors.Is(err, ErrBodyTooLarge) {
+	if errors.Is(err, errGetBody) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrRedirect) ||
+		errors.Is(err, ErrDisallowed) || errors.Is(err, ErrRobotsUnavailable) || errors.Is(err, ErrInvalidRequest) {
 		return false
 	}
 	var se *StatusError

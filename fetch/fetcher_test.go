@@ -78,8 +78,8 @@ func TestInvalidURLIsAnErrorWithoutAttempt(t *testing.T) {
 		assert.Zero(t, res.Attempts)
 	}
 	res := f.Do(context.Background(), nil)
-	require.ErrorIs(t, res.Err, errInvalidRequest)
-	assert.Equal(t, int64(5), f.Stats().OtherErrors)
+	require.ErrorIs(t, res.Err, ErrInvalidRequest)
+	assert.Equal(t, int64(5), f.Stats().Invalid)
 }
 
 // A non-2xx status is an error, never silently nil, and the status

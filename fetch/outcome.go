@@ -17,14 +17,18 @@ type Outcome int
 
 // The outcomes, in the order of the matching Stats counters.
 const (
-	OutcomeOK           Outcome = iota // Err is nil: 2xx with the body read in full (Stats.OK)
-	OutcomeStatusError                 // final status not 2xx: a *StatusError (Stats.StatusErrors)
-	OutcomeNetworkError                // connection refused, reset or closed early, and similar (Stats.NetworkErrors)
-	OutcomeTimeout                     // ErrTimeout: the last attempt ran longer than Options.Timeout (Stats.Timeouts)
-	OutcomeTooLarge                    // ErrBodyTooLarge (Stats.TooLarge)
-	OutcomeDisallowed                  // ErrDisallowed: robots.txt forbids the URL or could not be fetched (Stats.Disallowed)
-	OutcomeCanceled                    // the caller's context ended before the final outcome (Stats.Canceled)
-	OutcomeOther                       // anything else, such as an invalid URL or a failed GetBody (Stats.OtherErrors)
+	OutcomeOK                Outcome = iota // Err is nil: 2xx with the body read in full (Stats.OK)
+	OutcomeStatusError                      // final status not 2xx: a *StatusError (Stats.StatusErrors)
+	OutcomeNetworkError                     // connection refused, reset or closed early, and similar (Stats.NetworkErrors)
+	OutcomeTimeout                          // ErrTimeout: the last attempt ran longer than Options.Timeout (Stats.Timeouts)
+	OutcomeTooLarge                         // ErrBodyTooLarge (Stats.TooLarge)
+	OutcomeDisallowed                       // ErrDisallowed: robots.txt forbids the URL or a redirect hop's URL (Stats.Disallowed)
+	OutcomeCanceled                         // the caller's context ended before the final outcome (Stats.Canceled)
+	OutcomeOther                            // anything else, such as a failed GetBody (Stats.OtherErrors)
+	OutcomeRobotsUnavailable                // ErrRobotsUnavailable: the host's robots.txt could not be fetched (Stats.RobotsUnavailable)
+	OutcomeInvalid                          // ErrInvalidRequest: the request could not be sent at all (Stats.Invalid)
+
+	outcomeCount // the number of outcomes
 )
 
 var outcomeNames = [...]string{
@@ -36,10 +40,13 @@ var outcomeNames = [...]string{
 	OutcomeDisallowed:   "disallowed",
 	OutcomeCanceled:     "canceled",
 	OutcomeOther:        "other",
+
+	OutcomeRobotsUnavailable: "robots.txt unavailable",
+	OutcomeInvalid:           "invalid request",
 }
 
-// String returns a short lower-case name of o, such as "ok", "timeout" or
-// "status error".
+// String returns a short lower-case name of o, such as "ok", "timeout",
+// "status error" or "robots.txt unavailable".
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -51,20 +58,23 @@ func (o Outcome) String() string {
 // that matches r.Err decides:
 //
 //  1. nil: OutcomeOK.
-//  2. ErrDisallowed: OutcomeDisallowed, even if it wraps a timeout of the
-//     robots.txt fetch.
-//  3. The caller's context ended: OutcomeCanceled. That is a *retry.Error
+//  2. ErrInvalidRequest: OutcomeInvalid.
+//  3. ErrDisallowed: OutcomeDisallowed.
+//  4. ErrRobotsUnavailable: OutcomeRobotsUnavailable, even if it wraps a
+//     timeout of the robots.txt fetch.
+//  5. The caller's context ended: OutcomeCanceled. That is a *retry.Error
 //     whose Reason is context.Canceled or context.DeadlineExceeded (ctx ended
 //     during a backoff or while a retry waited for its slot, even though the
 //     error also wraps the last attempt's *StatusError or ErrTimeout), or an
 //     error matching context.Canceled or context.DeadlineExceeded that does
 //     not match ErrTimeout.
-//  4. ErrBodyTooLarge: OutcomeTooLarge.
-//  5. A *StatusError: OutcomeStatusError.
-//  6. ErrTimeout: OutcomeTimeout (an attempt timeout, not the caller's
-//     deadline, which is rule 3).
-//  7. A network error: OutcomeNetworkError.
-//  8. Anything else: OutcomeOther.
+//  6. ErrBodyTooLarge: OutcomeTooLarge.
+//  7. A *StatusError: OutcomeStatusError (this includes ErrRedirect, which
+//     wraps the redirect response's *StatusError).
+//  8. ErrTimeout: OutcomeTimeout (an attempt timeout, not the caller's
+//     deadline, which is rule 5).
+//  9. A network error: OutcomeNetworkError.
+//  10. Anything else: OutcomeOther.
 func (r Result) Outcome() Outcome { return outcomeOf(r.Err) }
 
 // outcomeOf is the single classification behind Result.Outcome and Stats.
@@ -75,10 +85,14 @@ func outcomeOf(err error) Outcome {
 	var se *StatusError
 	var re *retry.Error
 	switch {
+	case errors.Is(err, ErrInvalidRequest):
+		return OutcomeInvalid
 	case errors.Is(err, ErrDisallowed):
+		return OutcomeDisallowed
+	case errors.Is(err, ErrRobotsUnavailable):
 		// Before the context cases: a cached robots.txt failure may wrap a
 		// timeout, but the caller's context did not end.
-		return OutcomeDisallowed
+		return OutcomeRobotsUnavailable
 	case errors.As(err, &re) && (re.Reason == context.Canceled || re.Reason == context.DeadlineExceeded):
 		return OutcomeCanceled // ctx ended during a backoff or a retry's wait
 	case !errors.Is(err, ErrTimeout) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):

@@ -22,6 +22,7 @@ func counterOf(st Stats, o Outcome) int64 {
 		OutcomeOK: st.OK, OutcomeStatusError: st.StatusErrors, OutcomeNetworkError: st.NetworkErrors,
 		OutcomeTimeout: st.Timeouts, OutcomeTooLarge: st.TooLarge, OutcomeDisallowed: st.Disallowed,
 		OutcomeCanceled: st.Canceled, OutcomeOther: st.OtherErrors,
+		OutcomeRobotsUnavailable: st.RobotsUnavailable, OutcomeInvalid: st.Invalid,
 	}[o]
 }
 
@@ -31,7 +32,7 @@ func assertOutcome(t *testing.T, f *Fetcher, res Result, want Outcome) {
 	t.Helper()
 	assert.Equal(t, want, res.Outcome(), "%v", res.Err)
 	st := f.Stats()
-	for o := OutcomeOK; o <= OutcomeOther; o++ {
+	for o := OutcomeOK; o < outcomeCount; o++ {
 		n := int64(0)
 		if o == want {
 			n = 1
@@ -75,7 +76,9 @@ func TestResultOutcomeEachCategoryMatchesStats(t *testing.T) {
 		{"too large", Options{MaxBodyBytes: 10}, context.Background(), big.URL, OutcomeTooLarge},
 		{"robots", Options{Robots: true}, context.Background(), robots.URL + "/page", OutcomeDisallowed},
 		{"canceled before", Options{}, canceled, ok.URL, OutcomeCanceled},
-		{"invalid URL", Options{}, context.Background(), "ftp://example.com/", OutcomeOther},
+		{"robots.txt unavailable", Options{Robots: true, Timeout: 20 * time.Millisecond}, context.Background(), stall.URL + "/page", OutcomeRobotsUnavailable},
+		{"invalid URL", Options{}, context.Background(), "ftp://example.com/", OutcomeInvalid},
+		{"invalid port", Options{}, context.Background(), "http://127.0.0.1:99999/", OutcomeInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFetcher(t, tc.o)
@@ -158,11 +161,13 @@ func TestOutcomeString(t *testing.T) {
 		OutcomeOK: "ok", OutcomeStatusError: "status error", OutcomeNetworkError: "network error",
 		OutcomeTimeout: "timeout", OutcomeTooLarge: "too large", OutcomeDisallowed: "disallowed",
 		OutcomeCanceled: "canceled", OutcomeOther: "other",
+		OutcomeRobotsUnavailable: "robots.txt unavailable", OutcomeInvalid: "invalid request",
 	}
 	for o, s := range want {
 		assert.Equal(t, s, o.String())
 	}
-	assert.Equal(t, "Outcome(8)", Outcome(8).String())
+	assert.Len(t, want, int(outcomeCount))
+	assert.Equal(t, "Outcome(10)", Outcome(10).String())
 	assert.Equal(t, "Outcome(-1)", Outcome(-1).String())
 	assert.Equal(t, OutcomeOK, Result{}.Outcome(), "the zero Result is OK, as Result.OK says")
 }

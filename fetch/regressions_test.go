@@ -62,8 +62,9 @@ func TestStatsRetriesCountsOnlyRetriesSent(t *testing.T) {
 }
 
 // A robots.txt fetch that times out disallows the host for RobotsErrorTTL
-// as a timeout: counted as Disallowed, not as the caller's cancellation.
-func TestRobotsTimeoutIsDisallowedNotCanceled(t *testing.T) {
+// as a timeout: counted as RobotsUnavailable, not as the caller's
+// cancellation.
+func TestRobotsTimeoutIsUnavailableNotCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client := fakeClient(func(r *http.Request) (*http.Response, error) {
 			if r.URL.Path == "/robots.txt" {
@@ -74,10 +75,10 @@ func TestRobotsTimeoutIsDisallowedNotCanceled(t *testing.T) {
 		})
 		f := newFetcher(t, Options{Client: client, Robots: true, Timeout: time.Second})
 		res := f.Get(context.Background(), "http://h/page")
-		require.ErrorIs(t, res.Err, ErrDisallowed)
+		require.ErrorIs(t, res.Err, ErrRobotsUnavailable)
 		assert.ErrorIs(t, res.Err, ErrTimeout)
 		st := f.Stats()
-		assert.Equal(t, int64(1), st.Disallowed)
+		assert.Equal(t, int64(1), st.RobotsUnavailable)
 		assert.Zero(t, st.Canceled)
 	})
 }

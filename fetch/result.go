@@ -14,6 +14,10 @@ type Result struct {
 	// URL is the URL as given to Get, All or Stream, or the request's URL
 	// for Do.
 	URL string
+	// FinalURL is the URL of the last response, the one of Status and
+	// Header: URL itself unless a redirect was followed, "" if no response
+	// arrived.
+	FinalURL string
 	// Status is the status code of the last response, or 0 if none arrived.
 	Status int
 	// Header is the header of the last response, or nil.

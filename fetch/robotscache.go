@@ -34,7 +34,7 @@ type robotsEntry struct {
 	done chan struct{} // closed when the fetch below has finished
 	// Set before done is closed, read-only afterwards.
 	rules   *robotsRules // nil when err is set
-	err     error        // ErrDisallowed-wrapping error while robots.txt is unavailable
+	err     error        // ErrRobotsUnavailable-wrapping error while robots.txt is unavailable
 	expires time.Time
 
 	// nextSlot is when the next request may start under Crawl-delay.
@@ -57,10 +57,10 @@ func (c *robotsCache) len() int {
 }
 
 // check returns nil if u may be fetched, an error wrapping ErrDisallowed if
-// robots.txt forbids it or is unavailable, or ctx's error. It fetches the
-// host's robots.txt first if it is not cached or has expired, and blocks
-// while another caller fetches it. On success it returns the host's entry
-// for the Crawl-delay.
+// robots.txt forbids it, one wrapping ErrRobotsUnavailable if robots.txt
+// could not be fetched, or ctx's error. It fetches the host's robots.txt
+// first if it is not cached or has expired, and blocks while another caller
+// fetches it. On success it returns the host's entry for the Crawl-delay.
 func (c *robotsCache) check(ctx context.Context, u *url.URL, key string) (*robotsEntry, error) {
 	e, err := c.entry(ctx, u, key)
 	if err != nil {
@@ -146,48 +146,90 @@ func (c *robotsCache) removeLocked(e *robotsEntry) {
 	}
 }
 
+// robotsMaxRedirects is how many redirects a robots.txt fetch follows
+// (RFC 9309 asks for at least five). A robots.txt still redirecting after
+// them is treated as absent.
+const robotsMaxRedirects = 5
+
 // fetch gets and parses robots.txt for u's host, under the Fetcher's
 // concurrency caps and attempt timeout, and returns the rules or the
-// ErrDisallowed error to cache, with its TTL. cache is false when the
-// caller's context did not let the request be sent (its error is err): that
-// says nothing about the host.
+// ErrRobotsUnavailable error to cache, with its TTL. It follows up to
+// robotsMaxRedirects redirects, each hop under its own host's slot and rate.
+// cache is false when the caller's context did not let a request be sent
+// (its error is err): that says nothing about the host.
 func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (rules *robotsRules, ttl time.Duration, cache bool, err error) {
-	robotsURL := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/robots.txt"}).String()
+	target := &url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/robots.txt"}
 	unavailable := func(cause error) (*robotsRules, time.Duration, bool, error) {
 		c.f.log.Debug("fetch: robots.txt unavailable", "host", key, "err", cause)
-		return nil, c.errTTL, true, fmt.Errorf("%w: robots.txt of %s unavailable: %w", ErrDisallowed, key, cause)
+		return nil, c.errTTL, true, fmt.Errorf("%w: %s: %w", ErrRobotsUnavailable, key, cause)
 	}
+	hopKey := key
+	for hops := 0; ; hops++ {
+		r, sent, err := c.get(ctx, target, hopKey)
+		if !sent {
+			return nil, 0, false, err
+		}
+		if err != nil {
+			return unavailable(err)
+		}
+		switch code := r.status; {
+		case code >= 200 && code < 300:
+			c.f.log.Debug("fetch: robots.txt fetched", "host", key, "bytes", len(r.body))
+			return parseRobots(r.body, c.f.cfg.agentToken), c.ttl, true, nil
+		case code == http.StatusTooManyRequests || code >= 500:
+			return unavailable(&StatusError{Method: http.MethodGet, URL: target.Redacted(), Status: code})
+		case isRedirect(code) && r.location != "" && hops < robotsMaxRedirects:
+			next, err := target.Parse(r.location)
+			if err == nil && checkURL(next) == nil {
+				target, hopKey = next, hostKey(next)
+				continue
+			}
+		}
+		// Other 4xx, other 3xx, and redirects too many or to nowhere: no
+		// usable robots.txt.
+		return &robotsRules{}, c.ttl, true, nil
+	}
+}
+
+// robotsResponse is what get keeps of a robots.txt response.
+type robotsResponse struct {
+	status   int
+	body     []byte // of a 2xx, at most robotsMaxBytes
+	location string // of a redirect
+}
+
+// get sends one robots.txt request to target, whose host key is key,
+// holding that host's slot and a global slot, within the attempt timeout.
+// sent is false, with ctx's error, if ctx ended before it could be sent.
+func (c *robotsCache) get(ctx context.Context, target *url.URL, key string) (r robotsResponse, sent bool, err error) {
 	releaseHost, err := c.f.acquire(ctx, key, nil)
 	if err != nil {
-		return nil, 0, false, err
+		return r, false, err
 	}
 	defer c.f.release(releaseHost)
 	actx, cancel := context.WithTimeout(ctx, c.f.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, robotsURL, nil)
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, target.String(), nil)
 	if err != nil {
-		return unavailable(err)
+		return r, true, err
 	}
 	req.Header.Set("User-Agent", c.f.cfg.UserAgent)
 	c.f.stats.robotsFetches.Add(1)
 	resp, err := c.f.client.Do(req)
 	if err != nil {
-		return unavailable(c.f.attemptError(ctx, actx, err))
+		return r, true, c.f.attemptError(ctx, actx, err)
 	}
 	defer drainAndClose(resp.Body)
-	switch code := resp.StatusCode; {
-	case code >= 200 && code < 300:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes))
-		if err != nil {
-			return unavailable(c.f.attemptError(ctx, actx, err))
+	r.status = resp.StatusCode
+	switch {
+	case r.status >= 200 && r.status < 300:
+		if r.body, err = io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes)); err != nil {
+			return r, true, c.f.attemptError(ctx, actx, err)
 		}
-		c.f.log.Debug("fetch: robots.txt fetched", "host", key, "bytes", len(body))
-		return parseRobots(body, c.f.cfg.agentToken), c.ttl, true, nil
-	case code == http.StatusTooManyRequests || code >= 500:
-		return unavailable(&StatusError{Method: http.MethodGet, URL: robotsURL, Status: code})
-	default: // other 4xx, and 3xx left after too many redirects: no usable robots.txt
-		return &robotsRules{}, c.ttl, true, nil
+	case isRedirect(r.status):
+		r.location = resp.Header.Get("Location")
 	}
+	return r, true, nil
 }
 
 // crawlWait reserves the next Crawl-delay slot of the host and waits for it,

@@ -105,11 +105,11 @@ func TestRobotsTTLAndServerErrorRetriedLater_colly(t *testing.T) {
 		ctx := context.Background()
 
 		res := f.Get(ctx, "http://h/page")
-		require.ErrorIs(t, res.Err, ErrDisallowed, "5xx robots.txt: disallowed for now")
+		require.ErrorIs(t, res.Err, ErrRobotsUnavailable, "5xx robots.txt: disallowed for now")
 		var se *StatusError
 		require.ErrorAs(t, res.Err, &se)
 		time.Sleep(59 * time.Second)
-		require.ErrorIs(t, f.Get(ctx, "http://h/page").Err, ErrDisallowed)
+		require.ErrorIs(t, f.Get(ctx, "http://h/page").Err, ErrRobotsUnavailable)
 		assert.Equal(t, 1, robotsCalls, "the failure is cached for RobotsErrorTTL")
 
 		time.Sleep(2 * time.Second)
@@ -131,8 +131,10 @@ func TestRobotsUnreachableDisallows(t *testing.T) {
 		})
 		f := newFetcher(t, Options{Client: client, Robots: true, Retry: NoRetry()})
 		res := f.Get(context.Background(), "http://h/page")
-		require.ErrorIs(t, res.Err, ErrDisallowed)
+		require.ErrorIs(t, res.Err, ErrRobotsUnavailable)
+		assert.NotErrorIs(t, res.Err, ErrDisallowed)
 		assert.ErrorIs(t, res.Err, io.ErrUnexpectedEOF)
+		assert.Equal(t, OutcomeRobotsUnavailable, res.Outcome())
 	})
 }
 

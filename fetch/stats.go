@@ -4,16 +4,18 @@ import "sync/atomic"
 
 // Stats is a snapshot of a Fetcher's counters since New. Every finished
 // request is counted in exactly one of OK, StatusErrors, NetworkErrors,
-// Timeouts, TooLarge, Disallowed, Canceled and OtherErrors, so their sum plus
-// InFlight equals Requests once the snapshot is taken at a quiet moment. The
-// counter a Result goes to is the one of its Result.Outcome.
+// Timeouts, TooLarge, Disallowed, Canceled, OtherErrors, RobotsUnavailable
+// and Invalid, so their sum plus InFlight equals Requests once the snapshot
+// is taken at a quiet moment. The counter a Result goes to is the one of its
+// Result.Outcome.
 type Stats struct {
 	Requests      int64 // requests started (Get, Do, and each URL of All and Stream)
 	InFlight      int64 // requests started and not finished
 	BackingOff    int64 // of those, requests waiting out a retry's backoff (for a batch: parked)
-	Attempts      int64 // HTTP attempts sent, retries included, robots.txt excluded
+	Attempts      int64 // HTTP attempts sent, retries included, redirect hops and robots.txt excluded
 	Retries       int64 // attempts that were retries
-	RobotsFetches int64 // robots.txt requests sent
+	Redirects     int64 // redirect hops sent: requests made by following a redirect, not counted in Attempts
+	RobotsFetches int64 // robots.txt requests sent, redirect hops included
 
 	OK            int64 // 2xx with the body read in full
 	StatusErrors  int64 // final status not 2xx (*StatusError)
@@ -22,7 +24,10 @@ type Stats struct {
 	TooLarge      int64 // ErrBodyTooLarge
 	Disallowed    int64 // ErrDisallowed
 	Canceled      int64 // the caller's context ended first
-	OtherErrors   int64 // anything else, such as an invalid URL
+	OtherErrors   int64 // anything else, such as a failed GetBody
+
+	RobotsUnavailable int64 // ErrRobotsUnavailable
+	Invalid           int64 // ErrInvalidRequest: never sent
 
 	Bytes int64 // body bytes returned in successful Results
 }
@@ -32,6 +37,7 @@ type counters struct {
 	backingOff                                                            atomic.Int64
 	ok, status, network, timeouts, tooLarge, disallowed, canceled, others atomic.Int64
 	bytes                                                                 atomic.Int64
+	redirects, robotsUnavailable, invalid                                 atomic.Int64
 }
 
 // Stats returns a snapshot of the Fetcher's counters. Each counter is read
@@ -46,7 +52,9 @@ func (f *Fetcher) Stats() Stats {
 		NetworkErrors: c.network.Load(), Timeouts: c.timeouts.Load(),
 		TooLarge: c.tooLarge.Load(), Disallowed: c.disallowed.Load(),
 		Canceled: c.canceled.Load(), OtherErrors: c.others.Load(),
-		Bytes: c.bytes.Load(),
+		Redirects: c.redirects.Load(), RobotsUnavailable: c.robotsUnavailable.Load(),
+		Invalid: c.invalid.Load(),
+		Bytes:   c.bytes.Load(),
 	}
 }
 
@@ -69,6 +77,10 @@ func (c *counters) record(r *Result) {
 		c.disallowed.Add(1)
 	case OutcomeCanceled:
 		c.canceled.Add(1)
+	case OutcomeRobotsUnavailable:
+		c.robotsUnavailable.Add(1)
+	case OutcomeInvalid:
+		c.invalid.Add(1)
 	default:
 		c.others.Add(1)
 	}
