@@ -14,12 +14,21 @@
 //
 // Result.Outcome puts every Result in exactly one category (OutcomeOK,
 // OutcomeStatusError, OutcomeNetworkError, OutcomeTimeout, OutcomeTooLarge,
-// OutcomeDisallowed, OutcomeCanceled or OutcomeOther), the same one whose
-// counter Stats increments. Prefer it to chains of errors.Is: Result.Err may
+// OutcomeDisallowed, OutcomeRobotsUnavailable, OutcomeCanceled,
+// OutcomeInvalid or OutcomeOther), the same one whose counter Stats
+// increments. Prefer it to chains of errors.Is: Result.Err may
 // match several sentinels at once (an attempt timeout also matches
 // context.DeadlineExceeded; a cancellation during a retry's backoff also
 // wraps the last attempt's *StatusError), and Outcome resolves them in a
 // documented order.
+//
+// A request that cannot be sent at all (a URL that does not parse, a
+// scheme other than http or https, no host, a port outside 1-65535) is
+// ErrInvalidRequest, OutcomeInvalid: it fails at once, before any wait,
+// with Attempts 0 and no retry. With Options.Robots, a URL that robots.txt
+// forbids is ErrDisallowed; a host whose robots.txt could not be fetched
+// (5xx, 429, network error, timeout) is kept disallowed too, but reported
+// as ErrRobotsUnavailable, its own outcome, wrapping the cause.
 //
 // # Hosts
 //
@@ -39,6 +48,23 @@
 // that requests to other hosts could use. Options.Timeout bounds one
 // attempt from the moment it holds both slots, so waiting in a queue never
 // eats into it. Both slots are released before a retry's backoff.
+//
+// # Redirects
+//
+// The Fetcher follows redirects itself, never inside the http.Client, and
+// every hop is a request to its own host: it waits for that host's slot,
+// rate or Crawl-delay and robots.txt verdict like a first request, after
+// the previous hop has given its slots back (so a hop never holds two
+// hosts' slots), and has its own Options.Timeout. A hop into a path that
+// robots.txt forbids ends the Result with ErrDisallowed, and is not sent.
+// Methods, bodies, credential headers and Referer follow net/http's rules;
+// at most MaxRedirects redirects are followed, and a redirect that cannot be
+// followed is ErrRedirect. A retry starts again from the request's own URL.
+// Result.FinalURL is the URL of the last response; Stats.Redirects counts
+// the hops sent. See Fetcher.Do.
+//
+// Do ends when its ctx or the request's own context ends, whichever is
+// first, and sends nothing if either has already ended.
 //
 // # Batches
 //

@@ -136,6 +136,23 @@ func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, sta
 // Idempotency-Key (or X-Idempotency-Key) header; and it has no body or req.GetBody can produce it
 // again. Bodies are never buffered to be replayed. A Retry-After header on
 // a retried response sets the minimum wait, capped by the policy's MaxHint.
+//
+// Redirects (301, 302, 303, 307, 308 with a Location) are followed by the
+// Fetcher, not inside the Client, and every hop is a request to its own
+// host: Do releases the previous hop's slots (its body drained and
+// closed), checks the hop's URL against its host's robots.txt (a hop into
+// a disallowed path ends the Result with ErrDisallowed, unsent), then waits
+// for that host's slot, rate or Crawl-delay and a global slot, like a first
+// request; a hop never holds two hosts' slots. Each hop has its own
+// Options.Timeout. As in net/http: 301, 302 and 303 turn any method but
+// HEAD into a GET without body; 307 and 308 keep the method and send the
+// body again from req.GetBody (without GetBody, the chain stops with
+// ErrRedirect); Authorization, Cookie and the other credential headers are
+// dropped once a hop leaves the first host's domain and its subdomains;
+// each hop gets a Referer, except from https to http. At most MaxRedirects
+// redirects are followed. A transient failure at any hop fails the
+// attempt, and a retry starts again from req's URL; Result.Attempts counts
+// attempts, not hops, and Result.FinalURL is the URL of the last response.
 func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
 	start := f.begin()
 	if err := checkRequest(req); err != nil {

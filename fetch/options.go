@@ -73,9 +73,10 @@ type Options struct {
 	// rate.Every(MinDelay) with a burst of 1; set one or the other, not both.
 	MinDelay time.Duration
 
-	// Timeout bounds each attempt, from the moment it holds its slots and is
-	// sent until its body is read (default 30s). Time spent waiting for a
-	// concurrency slot, a rate token or a retry backoff does not count.
+	// Timeout bounds each request sent, from the moment it holds its slots
+	// and is sent until its body is read (default 30s); each redirect hop
+	// has a Timeout of its own. Time spent waiting for a concurrency slot, a
+	// rate token, robots.txt or a retry backoff does not count.
 	Timeout time.Duration
 
 	// Retry is the retry policy for transient failures. Nil means
@@ -103,7 +104,14 @@ type Options struct {
 	// largest value of HostLimits, or the adaptive Max) but never above
 	// Concurrency; dial and TLS handshake timeouts set, a
 	// response header timeout equal to Timeout; and no client-wide Timeout
-	// (Timeout applies per attempt). A caller-supplied Client is used as is.
+	// (Timeout applies per attempt).
+	//
+	// A caller-supplied Client is used through a copy that keeps its
+	// Transport, Jar and Timeout but does not follow redirects: the Fetcher
+	// follows them itself, hop by hop (see Fetcher.Do), so the Client's
+	// Timeout bounds each hop. Its CheckRedirect, if set, is called before
+	// each hop as net/http would call it (with the requests sent so far);
+	// MaxRedirects still applies.
 	Client *http.Client
 
 	// Logger, if set, receives debug records of retries and robots.txt
@@ -117,18 +125,22 @@ type Options struct {
 	OnResult func(Result)
 
 	// Robots turns on robots.txt politeness: each host's robots.txt is
-	// fetched before its first request (by one caller at a time; the others
-	// wait for it), cached for RobotsTTL, its Allow/Disallow rules applied
-	// to our UserAgent (ErrDisallowed) and its Crawl-delay applied as a
-	// per-host minimum delay (capped at MaxCrawlDelay). A robots.txt answered
-	// with another 4xx allows everything; a 5xx, 429 or network failure
-	// disallows the host until RobotsErrorTTL passes, then it is fetched again.
+	// fetched before its first request, redirect hops included (by one
+	// caller at a time; the others wait for it), cached for RobotsTTL, its
+	// Allow/Disallow rules applied to our UserAgent (ErrDisallowed) and its
+	// Crawl-delay applied as a per-host minimum delay (capped at
+	// MaxCrawlDelay). The robots.txt request follows up to 5 redirects, each
+	// hop under its own host's slot and rate. A robots.txt answered with
+	// another 4xx, or still redirecting, allows everything; a 5xx, 429,
+	// network failure or timeout keeps the host disallowed
+	// (ErrRobotsUnavailable) until RobotsErrorTTL passes, then it is fetched
+	// again.
 	Robots bool
 	// RobotsTTL is how long a fetched robots.txt is used (default and
 	// maximum 24h).
 	RobotsTTL time.Duration
 	// RobotsErrorTTL is how long a failed robots.txt fetch disallows its host
-	// (default 1 minute; at most RobotsTTL).
+	// with ErrRobotsUnavailable (default 1 minute; at most RobotsTTL).
 	RobotsErrorTTL time.Duration
 	// RobotsMaxHosts bounds the robots.txt cache (default 1024 hosts); the
 	// least recently used host is evicted first.

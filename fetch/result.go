@@ -27,7 +27,9 @@ type Result struct {
 	// It is nil when Err is set.
 	Body []byte
 	// Attempts is the number of attempts sent (0 if none was, for example
-	// when robots.txt disallows the URL or ctx ended while waiting for a slot).
+	// when robots.txt disallows the URL, the request is invalid, or ctx
+	// ended while waiting for a slot). The redirect hops an attempt follows
+	// are part of it (Stats.Redirects counts them).
 	Attempts int
 	// Duration is the time from the call (for All and Stream, from when
 	// the batch took the URL from its input) to the final outcome,
@@ -42,11 +44,12 @@ type Result struct {
 	Wait time.Duration
 	// Err is nil for a 2xx response whose body was read in full. Otherwise
 	// it says why: a *StatusError (non-2xx final status), ErrBodyTooLarge,
-	// ErrDisallowed, ErrTimeout (attempt timeout), a network error, or the
-	// context's error. When retries ran out, or ctx ended during a backoff or
-	// while a retry waited for its slot, it is a *retry.Error that still
-	// wraps the last attempt's error, so errors.As finds the *StatusError
-	// (and Status and Header are that last response's).
+	// ErrDisallowed, ErrRobotsUnavailable, ErrInvalidRequest, ErrRedirect,
+	// ErrTimeout (attempt timeout), a network error, or the context's
+	// error. When retries ran out, or ctx ended during a backoff or while a
+	// retry waited for its slot, it is a *retry.Error that still wraps the
+	// last attempt's error, so errors.As finds the *StatusError (and Status
+	// and Header are that last response's).
 	//
 	// An error can match several of these with errors.Is and errors.As:
 	// like the net package's timeouts, an ErrTimeout error also matches
