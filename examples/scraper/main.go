@@ -1,9 +1,9 @@
 // Command scraper shows a polite, bounded, retrying crawler built on one
 // fetch.Fetcher: a global concurrency cap, a cap per host (a fragile host
-// gets a smaller one, with fetch.Options.HostLimits), a timeout per attempt, retries of transient failures
-// only (503 with Retry-After honoured, resets, timeouts; never 404), live
-// progress, and a summary in which ok + failed always equals the pages asked
-// for, even after Ctrl+C.
+// gets a smaller one, with fetch.Options.HostLimits), a timeout per attempt,
+// retries of transient failures only (503 with Retry-After honoured, resets,
+// timeouts; never 404), live progress, and a summary in which ok + failed +
+// canceled always equals the pages asked for.
 //
 // By default it fetches 200 pages from two embedded sites on 127.0.0.1, "www"
 // (cap 8) and "api" (cap 2, slower), which answer with a spread of latencies,
@@ -16,6 +16,10 @@
 //
 // With -urls, the file holds one URL per line (blank lines and # comments
 // are skipped) and every host gets the -per-host cap.
+//
+// Press Ctrl+C during a run: requests in flight are canceled, the pages not
+// fetched are counted canceled (never failed), the program says
+// "interrupted" and exits with status 130. A second Ctrl+C exits at once.
 package main
 
 import (
@@ -37,6 +41,50 @@ import (
 	"github.com/sluicego/sluice/retry"
 )
 
+// about opens the -h text.
+const about = `scraper fetches a list of pages politely with one fetch.Fetcher: a cap on
+requests in flight overall and per host, a timeout per attempt, retries of
+transient failures only (honouring Retry-After), and robots.txt. Without
+-urls it crawls two embedded local sites that answer with a spread of
+latencies and faults. While it runs it prints progress as [done/pages] (done
+counts pages with a final result); at the end a table: pages ok, pages failed
+by reason (HTTP status, reset, timeout, robots.txt...), pages canceled, their
+total, retries, throughput, p50/p95 time per page (queueing and retries
+included) and, for the embedded sites, the most requests each saw at once.
+On Ctrl+C it cancels what is in flight, counts the rest as canceled (not as
+failed), and says "interrupted".
+
+Exit status: 0 when every page has its result (failed pages included),
+1 on an error, 2 for bad flags, 130 when interrupted (Ctrl+C).`
+
+// Exit statuses, see exitStatus.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a Ctrl+C
+)
+
+var (
+	// errInterrupted is returned by run when its ctx ended (Ctrl+C).
+	errInterrupted = errors.New("interrupted")
+	// errUsage marks a bad flag or configuration.
+	errUsage = errors.New("invalid flags")
+)
+
+// exitStatus maps run's error to the program's exit status.
+func exitStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	}
+	return exitError
+}
+
 type config struct {
 	N           int            // pages to fetch from the embedded sites
 	URLs        []string       // real URLs instead (-urls FILE)
@@ -51,44 +99,78 @@ type config struct {
 }
 
 func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == nil {
+		// A live progress line only makes sense on a terminal, not in a log file.
+		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			cfg.Live = true
+			cfg.Progress = 100 * time.Millisecond
+		}
+		// Ctrl+C cancels ctx; after it, a second Ctrl+C ends the program at once.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		context.AfterFunc(ctx, stop)
+		_, err = run(ctx, cfg, os.Stdout)
+		stop()
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "scraper:", err)
+	}
+	os.Exit(exitStatus(err))
+}
+
+// parseFlags reads the command line, and the -urls file. It prints the -h
+// text, or the problem with a flag, to stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	var urlsFile string
-	flag.IntVar(&cfg.N, "n", 200, "pages to fetch from the embedded sites")
-	flag.StringVar(&urlsFile, "urls", "", "file of URLs to fetch instead, one per line")
-	flag.StringVar(&cfg.Out, "o", "", "write results as JSON lines to this file")
-	flag.IntVar(&cfg.Concurrency, "c", 16, "requests in flight, all hosts together")
-	flag.IntVar(&cfg.PerHost, "per-host", 8, "requests in flight per host")
-	flag.DurationVar(&cfg.Timeout, "timeout", time.Second, "timeout of one attempt")
-	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the embedded sites")
-	flag.Parse()
+	fs := flag.NewFlagSet("scraper", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nUsage: scraper [flags]\n\nFlags:\n", about)
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&cfg.N, "n", 200, "pages to fetch from the embedded sites")
+	fs.StringVar(&urlsFile, "urls", "", "file of URLs to fetch instead, one per line")
+	fs.StringVar(&cfg.Out, "o", "", "write results as JSON lines to this file")
+	fs.IntVar(&cfg.Concurrency, "c", 16, "requests in flight, all hosts together")
+	fs.IntVar(&cfg.PerHost, "per-host", 8, "requests in flight per host")
+	fs.DurationVar(&cfg.Timeout, "timeout", time.Second, "timeout of one attempt")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the embedded sites")
+	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of progress lines when not on a terminal (0: none)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "scraper:", err)
+		return cfg, err
+	}
 	if urlsFile != "" {
 		var err error
 		if cfg.URLs, err = readURLs(urlsFile); err != nil {
-			fmt.Fprintln(os.Stderr, "scraper:", err)
-			os.Exit(2)
+			return cfg, err
 		}
 	}
-	// A live progress line only makes sense on a terminal, not in a log file.
-	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		cfg.Live = true
-	}
-	cfg.Progress = time.Second
-	if cfg.Live {
-		cfg.Progress = 100 * time.Millisecond
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "scraper:", err)
-		os.Exit(1)
-	}
+	return cfg, nil
 }
 
-func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
-	if cfg.Concurrency < 1 || cfg.PerHost < 1 || cfg.Timeout <= 0 {
-		return nil, errors.New("need -c >= 1, -per-host >= 1 and -timeout > 0")
+func (cfg config) check() error {
+	if cfg.N < 0 || cfg.Concurrency < 1 || cfg.PerHost < 1 || cfg.Timeout <= 0 {
+		return fmt.Errorf("%w: need -n >= 0, -c >= 1, -per-host >= 1 and -timeout > 0", errUsage)
 	}
+	return nil
+}
+
+// run fetches the pages and prints a summary that accounts for every one of
+// them to out. If ctx ends (Ctrl+C) it cancels the rest, and returns an
+// error matching errInterrupted.
+func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	parent := ctx
 	var sites []*site // the embedded ones, if any
 	if cfg.URLs == nil {
 		www, err := startSite(cfg.Seed, 1, "User-agent: *\nDisallow: /page/42$\nDisallow: /page/142$\n")
@@ -155,8 +237,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	// hold up the others: Stream starts a URL only while its host has room.
 	// If ctx ends, the rest are yielded as canceled.
 	s := newSummary(len(cfg.URLs))
-	tick := time.NewTicker(cfg.Progress)
-	defer tick.Stop()
+	var tickC <-chan time.Time
+	if cfg.Progress > 0 {
+		tick := time.NewTicker(cfg.Progress)
+		defer tick.Stop()
+		tickC = tick.C
+	}
 	for r := range f.Stream(ctx, slices.Values(cfg.URLs)) {
 		s.add(r)
 		if jsonl != nil {
@@ -168,11 +254,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 			}
 		}
 		select {
-		case <-tick.C:
+		case <-tickC:
 			s.progress(out, cfg.Live)
 		default:
 		}
 	}
+	s.Interrupted = parent.Err() != nil
 	s.progress(out, cfg.Live)
 	if cfg.Live {
 		fmt.Fprintln(out) // end the live line
@@ -182,16 +269,20 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 			sites[0].maxSeen.Load(), cfg.PerHost, sites[1].maxSeen.Load(), cfg.HostCaps[hostOf(sites[1].URL)])
 	}
 	s.print(out)
-	if s.OK+s.failed() != s.Total {
-		return s, fmt.Errorf("results do not add up: %d ok + %d failed != %d", s.OK, s.failed(), s.Total)
+	if s.OK+s.failed()+s.Canceled != s.Total {
+		return s, fmt.Errorf("results do not add up: %d ok + %d failed + %d canceled != %d",
+			s.OK, s.failed(), s.Canceled, s.Total)
 	}
 	if closeOut != nil && writeErr == nil {
 		writeErr = closeOut()
 	}
-	if writeErr != nil {
+	switch {
+	case writeErr != nil:
 		return s, writeErr
+	case s.Interrupted:
+		return s, errInterrupted
 	}
-	return s, ctx.Err()
+	return s, nil
 }
 
 // record is one line of -o output.

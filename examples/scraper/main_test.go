@@ -5,11 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +42,8 @@ func TestScrapeEmbeddedSitesAddsUp(t *testing.T) {
 
 	assert.Equal(t, 200, s.Total)
 	assert.Equal(t, s.Total, s.OK+s.failed(), "every page has exactly one result")
+	assert.Zero(t, s.Canceled)
+	assert.NotContains(t, out.String(), "interrupted")
 	assert.Greater(t, s.OK, 150)
 	assert.Equal(t, 2, s.Failed["robots.txt disallows"])
 	for _, reason := range []string{"HTTP 404", "HTTP 503", "connection reset", "attempt timeout"} {
@@ -65,13 +71,130 @@ func TestScrapeEmbeddedSitesAddsUp(t *testing.T) {
 	assert.Equal(t, s.Failed, byReason)
 }
 
-func TestScrapeInterruptedStillAddsUp(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond) // "Ctrl+C"
+// cancelOn is run's output in the tests: it cancels the run's context, as a
+// Ctrl+C would, once the output contains marker.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func (c *cancelOn) String() string { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
+
+// Issue 10 item 13: Ctrl+C says "interrupted", maps to exit status 130,
+// never shows a finished-looking [200/200], and counts the pages it cut
+// short as canceled, not failed.
+func TestScrapeInterruptedSaysSoAndCountsCanceledPagesApart(t *testing.T) {
+	cfg := testConfig()
+	cfg.Progress = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s, err := run(ctx, testConfig(), &bytes.Buffer{})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Equal(t, s.Total, s.OK+s.failed())
-	assert.Positive(t, s.Failed["canceled"], "pages not fetched yet are reported canceled")
+	out := &cancelOn{marker: "s [", cancel: cancel} // the first progress line
+	s, err := run(ctx, cfg, out)
+	require.ErrorIs(t, err, errInterrupted)
+	assert.Equal(t, exitInterrupted, exitStatus(err))
+
+	assert.True(t, s.Interrupted)
+	assert.Equal(t, s.Total, s.OK+s.failed()+s.Canceled, "every page is accounted for")
+	assert.Equal(t, s.OK+s.failed(), s.Done)
+	assert.Positive(t, s.Canceled, "pages not fetched yet are reported canceled")
+	assert.NotContains(t, s.Failed, "canceled", "canceled pages are not failures")
+	assert.NotContains(t, out.String(), "[ 200/200]", "no finished-looking progress")
+	assert.Contains(t, out.String(), "(interrupted)")
+	assert.Contains(t, out.String(), fmt.Sprintf("interrupted: %d of 200 pages done, %d canceled", s.Done, s.Canceled))
+}
+
+func TestExitStatus(t *testing.T) {
+	_, errHelp := parseFlags([]string{"-h"}, &bytes.Buffer{})
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errHelp, 0},
+		{fmt.Errorf("%w: -c 0", errUsage), 2},
+		{errInterrupted, 130},
+		{syscall.ENOSPC, 1},
+	} {
+		assert.Equal(t, tc.want, exitStatus(tc.err), "%v", tc.err)
+	}
+}
+
+func TestHelpOpensWithWhatTheProgramDoesAndMeans(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseFlags([]string{"-h"}, &stderr)
+	assert.Equal(t, exitOK, exitStatus(err))
+	assert.True(t, strings.HasPrefix(stderr.String(), "scraper fetches a list of pages"), stderr.String())
+	assert.Contains(t, stderr.String(), "130 when interrupted")
+	assert.Contains(t, stderr.String(), "-per-host")
+	_, err = parseFlags([]string{"-c", "0"}, &stderr)
+	assert.Equal(t, exitUsage, exitStatus(err))
+	_, err = parseFlags([]string{"-urls", filepath.Join(t.TempDir(), "missing")}, &stderr)
+	assert.Equal(t, exitError, exitStatus(err))
+}
+
+// A real Ctrl+C: the built program, interrupted once it has printed a
+// progress line, says so and exits with status 130.
+func TestCtrlCExitsWith130(t *testing.T) {
+	stdout, stderr, code := interruptBuiltProgram(t, []string{"-progress", "20ms"}, "s [")
+	assert.Equal(t, exitInterrupted, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "interrupted:")
+	assert.NotContains(t, stdout, "[ 200/200]")
+	assert.Contains(t, stderr, "scraper: interrupted")
+}
+
+// interruptBuiltProgram builds this package, runs it with args, sends it
+// SIGINT once its output contains marker, and returns what it printed and
+// its exit status.
+func interruptBuiltProgram(t *testing.T, args []string, marker string) (stdout, stderr string, code int) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the program")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the program with")
+	}
+	bin := filepath.Join(t.TempDir(), "prog")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound, not a wait
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	pipe, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var outBuf strings.Builder
+	sent := false
+	for sc := bufio.NewScanner(pipe); sc.Scan(); {
+		outBuf.WriteString(sc.Text() + "\n")
+		if !sent && strings.Contains(sc.Text(), marker) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	require.True(t, sent, "the marker %q never appeared", marker)
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return outBuf.String(), errBuf.String(), cmd.ProcessState.ExitCode()
 }
 
 func TestScrapeURLList(t *testing.T) {
@@ -108,8 +231,10 @@ func TestScrapeStopsCleanlyWhenOutputFails(t *testing.T) {
 	cfg.Out = "/dev/full" // every write fails with ENOSPC once the buffer flushes
 	s, err := run(t.Context(), cfg, &bytes.Buffer{})
 	require.ErrorIs(t, err, syscall.ENOSPC)
-	assert.Equal(t, s.Total, s.OK+s.failed(), "still every page accounted for")
-	assert.Positive(t, s.Failed["canceled"], "fetching stopped early")
+	assert.Equal(t, exitError, exitStatus(err))
+	assert.Equal(t, s.Total, s.OK+s.failed()+s.Canceled, "still every page accounted for")
+	assert.Positive(t, s.Canceled, "fetching stopped early")
+	assert.False(t, s.Interrupted, "no Ctrl+C")
 }
 
 // The summary's categories come from Result.Outcome, so errors that match

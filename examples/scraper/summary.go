@@ -13,11 +13,14 @@ import (
 )
 
 // summary accumulates results. It is only touched by run's goroutine.
+// Every URL ends in exactly one of OK, Failed and Canceled.
 type summary struct {
 	Total       int            // URLs asked for
-	Done        int            // results received so far
+	Done        int            // final results so far: ok or failed, not canceled
 	OK          int            // 2xx with the whole body
 	Failed      map[string]int // failures by reason
+	Canceled    int            // cut short by Ctrl+C (or a failed -o): not failures
+	Interrupted bool           // Ctrl+C
 	Retries     int            // attempts beyond the first, over all URLs
 	Bytes       int64
 	Elapsed     time.Duration
@@ -33,8 +36,12 @@ func newSummary(total int) *summary {
 }
 
 func (s *summary) add(r fetch.Result) {
-	s.Done++
 	s.Retries += max(r.Attempts-1, 0)
+	if r.Outcome() == fetch.OutcomeCanceled {
+		s.Canceled++ // even if an earlier attempt got a 503
+		return
+	}
+	s.Done++
 	s.latencies = append(s.latencies, r.Duration)
 	if r.OK() {
 		s.OK++
@@ -85,6 +92,12 @@ func (s *summary) progress(w io.Writer, live bool) {
 	el := time.Since(s.start)
 	line := fmt.Sprintf("[%4d/%d] ok %d, failed %d, retries %d, %.0f pages/s",
 		s.Done, s.Total, s.OK, s.failed(), s.Retries, float64(s.Done)/el.Seconds())
+	if s.Canceled > 0 {
+		line += fmt.Sprintf(", canceled %d", s.Canceled)
+	}
+	if s.Interrupted {
+		line += " (interrupted)"
+	}
 	if live {
 		fmt.Fprintf(w, "\r\033[K%s", line) // rewrite the line in place
 	} else {
@@ -102,7 +115,10 @@ func (s *summary) print(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(s.Failed)) {
 		fmt.Fprintf(w, "  %-20s %6d\n", k, s.Failed[k])
 	}
-	fmt.Fprintf(w, "%-22s %6d\n", "total", s.OK+s.failed())
+	if s.Canceled > 0 || s.Interrupted {
+		fmt.Fprintf(w, "%-22s %6d\n", "canceled", s.Canceled)
+	}
+	fmt.Fprintf(w, "%-22s %6d\n", "total", s.OK+s.failed()+s.Canceled)
 	fmt.Fprintf(w, "%-22s %6d\n", "retries", s.Retries)
 	fmt.Fprintf(w, "%-22s %6.1f pages/s, %.0f KiB/s\n", "throughput",
 		float64(s.Done)/s.Elapsed.Seconds(), float64(s.Bytes)/1024/s.Elapsed.Seconds())
@@ -110,6 +126,9 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "%-22s %v\n", "elapsed", s.Elapsed.Round(time.Millisecond))
 	if s.MaxInFlight != "" {
 		fmt.Fprintf(w, "%-22s %s\n", "max in flight", s.MaxInFlight)
+	}
+	if s.Interrupted {
+		fmt.Fprintf(w, "interrupted: %d of %d pages done, %d canceled\n", s.Done, s.Total, s.Canceled)
 	}
 }
 
