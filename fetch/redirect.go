@@ -99,7 +99,7 @@ func isLocationError(err error) bool {
 
 // chain is the state of the redirects followed by one attempt.
 type chain struct {
-	ireq     *http.Request   // the request as given: its GetBody, Host and body
+	ireq     *http.Request   // the request as given: its URL, body and GetBody
 	header   http.Header     // the header of the first hop as sent (User-Agent set)
 	hops     int             // redirects followed so far
 	noBody   bool            // a 301, 302 or 303 dropped the body: no later hop sends it
@@ -146,7 +146,7 @@ func (f *Fetcher) redirect(c *chain, out *http.Request, resp *http.Response) (*h
 		Method: method, URL: u, Header: make(http.Header, len(c.header)+1),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Response: resp,
 	}
-	if h := c.ireq.Host; h != "" && h != c.ireq.URL.Host {
+	if h := out.Host; h != "" && h != out.URL.Host {
 		// A Host header set by the caller stays for a relative Location.
 		if lu, err := url.Parse(loc); err == nil && !lu.IsAbs() {
 			next.Host = h

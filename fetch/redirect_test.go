@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"strconv"
 	"strings"
 	"sync"
@@ -526,5 +527,68 @@ func TestRobotsFetchFollowsRedirects(t *testing.T) {
 		require.ErrorIs(t, f.Get(context.Background(), "http://a.test/x").Err, ErrDisallowed)
 		require.NoError(t, f.Get(context.Background(), "http://a.test/y").Err)
 		assert.Equal(t, int64(2), f.Stats().RobotsFetches)
+	})
+}
+
+// A Host set by the caller stays through a relative Location only, as in
+// net/http.
+func TestRedirectKeepsCallersHostForRelativeLocation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		web := newFakeWeb(map[string]func(r *http.Request) *http.Response{
+			"a.test": func(r *http.Request) *http.Response {
+				switch r.URL.Path {
+				case "/start":
+					return redirectResp(r, http.StatusFound, "/relative")
+				case "/relative":
+					return redirectResp(r, http.StatusFound, "http://b.test/absolute")
+				}
+				return fakeResponse(r, http.StatusOK, "ok")
+			},
+			"b.test": func(r *http.Request) *http.Response {
+				if r.URL.Path == "/absolute" {
+					return redirectResp(r, http.StatusFound, "/end")
+				}
+				return fakeResponse(r, http.StatusOK, "ok")
+			},
+		})
+		f := newFetcher(t, Options{Client: web.client(), Retry: NoRetry()})
+		req, err := http.NewRequest(http.MethodGet, "http://a.test/start", nil)
+		require.NoError(t, err)
+		req.Host = "virtual.test"
+		require.NoError(t, f.Do(context.Background(), req).Err)
+		require.Len(t, web.requests, 4)
+		var hosts []string
+		for _, r := range web.requests {
+			hosts = append(hosts, r.Host)
+		}
+		assert.Equal(t, []string{"virtual.test", "virtual.test", "", ""}, hosts)
+	})
+}
+
+// The caller's cookie jar sees every hop: a cookie set by a redirect is
+// sent to its target.
+func TestRedirectHopUsesCallersJar(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		web := newFakeWeb(map[string]func(r *http.Request) *http.Response{
+			"a.test": func(r *http.Request) *http.Response {
+				if r.URL.Path == "/login" {
+					resp := redirectResp(r, http.StatusFound, "/home")
+					resp.Header.Set("Set-Cookie", "session=42; Path=/")
+					return resp
+				}
+				if c, err := r.Cookie("session"); err != nil || c.Value != "42" {
+					return fakeResponse(r, http.StatusForbidden, "no session")
+				}
+				return fakeResponse(r, http.StatusOK, "home")
+			},
+		})
+		client := web.client()
+		jar, err := cookiejar.New(nil)
+		require.NoError(t, err)
+		client.Jar = jar
+		f := newFetcher(t, Options{Client: client, Retry: NoRetry()})
+		r := f.Get(context.Background(), "http://a.test/login")
+		require.NoError(t, r.Err)
+		assert.Equal(t, "home", string(r.Body))
 	})
 }
