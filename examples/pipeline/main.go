@@ -13,6 +13,11 @@
 //	go run ./examples/pipeline
 //	go run ./examples/pipeline -n 1000 -write-delay 1ms -o docs.jsonl
 //	go run ./examples/pipeline -urls urls.txt -o docs.jsonl
+//
+// Press Ctrl+C during a run: fetching stops, the queues get -grace to finish,
+// every URL not written by then is counted canceled (never failed), the
+// program says "interrupted" and exits with status 130. A second Ctrl+C
+// exits at once.
 package main
 
 import (
@@ -35,6 +40,49 @@ import (
 	"github.com/sluicego/sluice/fetch"
 	"github.com/sluicego/sluice/workqueue"
 )
+
+// about opens the -h text.
+const about = `pipeline fetches documents, extracts a title and a word count from each
+(4 transform workers) and writes them as JSON lines (1 slow writer), the
+stages joined by bounded workqueues. The slow writer pushes back through every
+stage to the fetcher, so memory stays bounded. Without -urls it reads an
+embedded local site. Progress lines show the documents fetched, the depth of
+each queue and the records written; the summary accounts for every URL
+(written, failed at one stage, or canceled by Ctrl+C) and shows, per queue,
+how long its producers were blocked in Submit and the deepest it got. On
+Ctrl+C it stops fetching, lets the queues finish for -grace, counts the rest
+as canceled (not as failed), and says "interrupted".
+
+Exit status: 0 when every URL went through (failed ones included), 1 on an
+error, 2 for bad flags, 130 when interrupted (Ctrl+C).`
+
+// Exit statuses, see exitStatus.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a Ctrl+C
+)
+
+var (
+	// errInterrupted is returned by run when its ctx ended (Ctrl+C).
+	errInterrupted = errors.New("interrupted")
+	// errUsage marks a bad flag or configuration.
+	errUsage = errors.New("invalid flags")
+)
+
+// exitStatus maps run's error to the program's exit status.
+func exitStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	}
+	return exitError
+}
 
 type config struct {
 	N            int           // documents to fetch from the embedded site
@@ -64,36 +112,72 @@ type record struct {
 }
 
 func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == nil {
+		// Ctrl+C cancels ctx; after it, a second Ctrl+C ends the program at once.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		context.AfterFunc(ctx, stop)
+		_, err = run(ctx, cfg, os.Stdout)
+		stop()
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+	}
+	os.Exit(exitStatus(err))
+}
+
+// parseFlags reads the command line, and the -urls file. It prints the -h
+// text, or the problem with a flag, to stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	var urlsFile string
-	flag.IntVar(&cfg.N, "n", 300, "documents to fetch from the embedded site")
-	flag.StringVar(&urlsFile, "urls", "", "file of URLs to fetch instead, one per line")
-	flag.StringVar(&cfg.Out, "o", "", "write JSON lines to this file (default: discard)")
-	flag.IntVar(&cfg.Fetchers, "fetchers", 8, "concurrent fetches")
-	flag.IntVar(&cfg.Transformers, "transformers", 4, "transform workers")
-	flag.IntVar(&cfg.Capacity, "capacity", 16, "capacity of each queue")
-	flag.DurationVar(&cfg.WriteDelay, "write-delay", 5*time.Millisecond, "simulated cost of one write")
-	flag.DurationVar(&cfg.Grace, "grace", 2*time.Second, "how long queued work may finish after Ctrl+C")
-	flag.DurationVar(&cfg.Progress, "progress", 250*time.Millisecond, "interval of progress lines (0: none)")
-	flag.Parse()
+	fs := flag.NewFlagSet("pipeline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nUsage: pipeline [flags]\n\nFlags:\n", about)
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&cfg.N, "n", 300, "documents to fetch from the embedded site")
+	fs.StringVar(&urlsFile, "urls", "", "file of URLs to fetch instead, one per line")
+	fs.StringVar(&cfg.Out, "o", "", "write JSON lines to this file (default: discard)")
+	fs.IntVar(&cfg.Fetchers, "fetchers", 8, "concurrent fetches")
+	fs.IntVar(&cfg.Transformers, "transformers", 4, "transform workers")
+	fs.IntVar(&cfg.Capacity, "capacity", 16, "capacity of each queue")
+	fs.DurationVar(&cfg.WriteDelay, "write-delay", 5*time.Millisecond, "simulated cost of one write")
+	fs.DurationVar(&cfg.Grace, "grace", 2*time.Second, "how long queued work may finish after Ctrl+C")
+	fs.DurationVar(&cfg.Progress, "progress", 250*time.Millisecond, "interval of progress lines (0: none)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "pipeline:", err)
+		return cfg, err
+	}
 	if urlsFile != "" {
 		var err error
 		if cfg.URLs, err = readURLs(urlsFile); err != nil {
-			fmt.Fprintln(os.Stderr, "pipeline:", err)
-			os.Exit(2)
+			return cfg, err
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "pipeline:", err)
-		os.Exit(1)
-	}
+	return cfg, nil
 }
 
+func (cfg config) check() error {
+	if cfg.N < 0 || cfg.Fetchers < 1 || cfg.Transformers < 1 || cfg.Capacity < 1 {
+		return fmt.Errorf("%w: need -n >= 0 and -fetchers, -transformers and -capacity >= 1", errUsage)
+	}
+	return nil
+}
+
+// run sends every URL through the pipeline and prints a summary that
+// accounts for each to out. If ctx ends (Ctrl+C) it stops fetching, lets the
+// queues finish for cfg.Grace and returns an error matching errInterrupted.
 func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
-	if cfg.Fetchers < 1 || cfg.Transformers < 1 || cfg.Capacity < 1 {
-		return nil, errors.New("need -fetchers, -transformers and -capacity >= 1")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	if cfg.URLs == nil {
 		src, err := startSite()
@@ -157,14 +241,14 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	}
 	defer f.CloseIdleConnections()
 	toTransform := &gauge{name: "fetch → transform", producers: 1, capacity: cfg.Capacity}
-	stopProgress := progress(cfg.Progress, out, s, cfg.Capacity, transformQ, writeQ)
+	stopProgress := progress(ctx, cfg.Progress, out, s, cfg.Capacity, transformQ, writeQ)
 
 	start := time.Now()
 	for r := range f.Stream(ctx, slices.Values(cfg.URLs)) {
 		s.fetched(r)
 		if r.OK() {
 			if err := submit(ctx, transformQ, toTransform, doc{Index: r.Index, URL: r.URL, Body: r.Body}); err != nil {
-				s.lost(1) // Ctrl+C while waiting for room
+				s.canceled(1) // Ctrl+C while waiting for room
 			}
 		}
 	}
@@ -177,19 +261,25 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer cancel()
-	err = errors.Join(transformQ.Shutdown(sctx), writeQ.Shutdown(sctx), bw.Flush(), closeSink())
+	// A forced shutdown (ErrShutdown) is expected after Ctrl+C: what it cut
+	// short is counted canceled. Without Ctrl+C the queues drained first.
+	shutdownErr := errors.Join(transformQ.Shutdown(sctx), writeQ.Shutdown(sctx))
+	outErr := errors.Join(bw.Flush(), closeSink())
 	stopProgress()
 
 	s.Elapsed = time.Since(start)
 	s.Gauges = []*gauge{toTransform, toWrite}
+	s.Interrupted = ctx.Err() != nil
 	s.print(out)
-	if s.total() != s.URLs {
-		err = errors.Join(err, fmt.Errorf("outcomes do not add up: %d != %d URLs", s.total(), s.URLs))
+	switch {
+	case s.total() != s.URLs:
+		return s, fmt.Errorf("outcomes do not add up: %d != %d URLs", s.total(), s.URLs)
+	case outErr != nil:
+		return s, outErr
+	case s.Interrupted:
+		return s, errInterrupted
 	}
-	if err == nil {
-		err = ctx.Err() // Ctrl+C: the run is incomplete, say so
-	}
-	return s, err
+	return s, shutdownErr
 }
 
 // transform extracts the title and counts the words of an HTML document.
@@ -207,7 +297,7 @@ func transform(d doc) (record, error) {
 
 // progress prints the queue depths every interval until the returned
 // function is called; the function returns once the goroutine has exited.
-func progress[A, B any](every time.Duration, out io.Writer, s *summary, capacity int,
+func progress[A, B any](ctx context.Context, every time.Duration, out io.Writer, s *summary, capacity int,
 	a *workqueue.Queue[A], b *workqueue.Queue[B]) func() {
 	if every <= 0 {
 		return func() {}
@@ -220,8 +310,13 @@ func progress[A, B any](every time.Duration, out io.Writer, s *summary, capacity
 		for {
 			select {
 			case <-t.C:
-				fmt.Fprintf(out, "fetched %4d  transform queue %2d/%d  write queue %2d/%d  written %4d\n",
-					s.progress(), a.Stats().Queued, capacity, b.Stats().Queued, capacity, s.writtenSoFar())
+				fetched, written := s.progress()
+				note := ""
+				if ctx.Err() != nil {
+					note = "  (interrupted)"
+				}
+				fmt.Fprintf(out, "fetched %4d/%d  transform queue %2d/%d  write queue %2d/%d  written %4d%s\n",
+					fetched, s.URLs, a.Stats().Queued, capacity, b.Stats().Queued, capacity, written, note)
 			case <-done:
 				return
 			}

@@ -5,8 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +39,8 @@ func TestPipelineAccountsForEveryURLAndPushesBack(t *testing.T) {
 	assert.Equal(t, 150, s.total(), "every URL ends exactly once")
 	assert.Positive(t, s.FetchFailed["HTTP 404"], "missing documents")
 	assert.Positive(t, s.TransformFailed, "documents without a title")
-	assert.Zero(t, s.Lost+s.WriteFailed)
+	assert.Zero(t, s.Canceled+s.WriteFailed)
+	assert.NotContains(t, out.String(), "interrupted")
 	for _, g := range s.Gauges {
 		assert.Positive(t, g.blocked.Load(), "%s: the slow writer pushed back", g.name)
 		assert.LessOrEqual(t, g.maxDepth.Load(), int64(cfg.Capacity), "%s: bounded", g.name)
@@ -64,13 +70,124 @@ func TestPipelineWithoutSlowWriterDoesNotBlock(t *testing.T) {
 	assert.Less(t, blocked, s.Elapsed/2, "with a fast sink the fetch loop is not held back for long")
 }
 
-func TestPipelineInterruptedStillAddsUp(t *testing.T) {
+// cancelOn is run's output in the tests: it cancels the run's context, as a
+// Ctrl+C would, once the output contains marker.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func (c *cancelOn) String() string { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
+
+// Issue 10 item 13: Ctrl+C says "interrupted", maps to exit status 130, and
+// counts every URL it cut short as canceled, never as failed, even when the
+// grace period runs out and the queues are forced to stop.
+func TestPipelineInterruptedSaysSoAndCountsCanceledURLsApart(t *testing.T) {
 	cfg := testConfig()
-	cfg.N, cfg.WriteDelay, cfg.Grace = 1000, 20*time.Millisecond, 50*time.Millisecond
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond) // "Ctrl+C"
+	cfg.N, cfg.WriteDelay, cfg.Grace, cfg.Progress = 1000, 20*time.Millisecond, 50*time.Millisecond, 20*time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s, err := run(ctx, cfg, &bytes.Buffer{})
-	require.ErrorIs(t, err, workqueue.ErrShutdown, "the short grace period cut the backlog")
+	out := &cancelOn{marker: "fetched", cancel: cancel} // the first progress line
+	s, err := run(ctx, cfg, out)
+	require.ErrorIs(t, err, errInterrupted)
+	assert.Equal(t, exitInterrupted, exitStatus(err))
+	assert.True(t, s.Interrupted)
 	assert.Equal(t, 1000, s.total(), "every URL ends exactly once, even so")
-	assert.Positive(t, s.Lost)
+	assert.Positive(t, s.Canceled)
+	assert.Zero(t, s.WriteFailed, "a write cut short is canceled, not failed")
+	assert.NotContains(t, s.FetchFailed, "canceled")
+	assert.NotContains(t, out.String(), "fetched 1000/1000", "no finished-looking progress")
+	assert.Contains(t, out.String(), fmt.Sprintf("interrupted: %d of 1000 URLs written, %d canceled", s.Written, s.Canceled))
+}
+
+func TestExitStatus(t *testing.T) {
+	_, errHelp := parseFlags([]string{"-h"}, &bytes.Buffer{})
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errHelp, 0},
+		{fmt.Errorf("%w: -capacity 0", errUsage), 2},
+		{errInterrupted, 130},
+		{fmt.Errorf("%w: %w", workqueue.ErrShutdown, context.DeadlineExceeded), 1},
+	} {
+		assert.Equal(t, tc.want, exitStatus(tc.err), "%v", tc.err)
+	}
+}
+
+func TestHelpOpensWithWhatTheProgramDoesAndMeans(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseFlags([]string{"-h"}, &stderr)
+	assert.Equal(t, exitOK, exitStatus(err))
+	assert.True(t, strings.HasPrefix(stderr.String(), "pipeline fetches documents"), stderr.String())
+	assert.Contains(t, stderr.String(), "130 when interrupted")
+	assert.Contains(t, stderr.String(), "-write-delay")
+	_, err = parseFlags([]string{"-capacity", "0"}, &stderr)
+	assert.Equal(t, exitUsage, exitStatus(err))
+}
+
+// A real Ctrl+C: the built program, interrupted once it has printed a
+// progress line, says so and exits with status 130.
+func TestCtrlCExitsWith130(t *testing.T) {
+	stdout, stderr, code := interruptBuiltProgram(t,
+		[]string{"-n", "1000", "-write-delay", "20ms", "-grace", "50ms", "-progress", "20ms"}, "fetched")
+	assert.Equal(t, exitInterrupted, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "interrupted:")
+	assert.Contains(t, stderr, "pipeline: interrupted")
+}
+
+// interruptBuiltProgram builds this package, runs it with args, sends it
+// SIGINT once its output contains marker, and returns what it printed and
+// its exit status.
+func interruptBuiltProgram(t *testing.T, args []string, marker string) (stdout, stderr string, code int) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the program")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the program with")
+	}
+	bin := filepath.Join(t.TempDir(), "prog")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound, not a wait
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	pipe, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var outBuf strings.Builder
+	sent := false
+	for sc := bufio.NewScanner(pipe); sc.Scan(); {
+		outBuf.WriteString(sc.Text() + "\n")
+		if !sent && strings.Contains(sc.Text(), marker) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	require.True(t, sent, "the marker %q never appeared", marker)
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return outBuf.String(), errBuf.String(), cmd.ProcessState.ExitCode()
 }

@@ -40,37 +40,39 @@ func submit[T any](ctx context.Context, q *workqueue.Queue[T], g *gauge, job T) 
 }
 
 // summary accounts for every URL exactly once: it is written, or it failed
-// at one stage, or it was lost to Ctrl+C.
+// at one stage, or it was canceled by Ctrl+C (which is not a failure).
 type summary struct {
 	URLs            int
 	Written         int
 	FetchFailed     map[string]int // by reason
 	TransformFailed int
 	WriteFailed     int
-	Lost            int // canceled, dropped or refused after Ctrl+C
+	Canceled        int // not fetched, canceled, dropped or refused after Ctrl+C
+	Interrupted     bool
 	Elapsed         time.Duration
 	Gauges          []*gauge
 
 	mu      sync.Mutex // the OnDone hooks run on the queues' goroutines
-	fetches int
+	fetches int        // final fetch results, canceled ones excluded
 }
 
 func (s *summary) fetched(r fetch.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fetches++
-	var se *fetch.StatusError
-	switch { // order matters: an attempt timeout also matches DeadlineExceeded
-	case r.OK():
-	case errors.Is(r.Err, fetch.ErrTimeout):
-		s.FetchFailed["timeout"]++
-	case errors.Is(r.Err, context.Canceled), errors.Is(r.Err, context.DeadlineExceeded):
-		s.Lost++
-	case errors.As(r.Err, &se):
-		s.FetchFailed[fmt.Sprintf("HTTP %d", se.Status)]++
+	// Result.Outcome puts each result in one category, even when its error
+	// matches several sentinels (an attempt timeout also matches
+	// DeadlineExceeded; Ctrl+C during a backoff still wraps the last 503).
+	switch o := r.Outcome(); o {
+	case fetch.OutcomeOK:
+	case fetch.OutcomeCanceled:
+		s.Canceled++
+		return
+	case fetch.OutcomeStatusError:
+		s.FetchFailed[fmt.Sprintf("HTTP %d", r.Status)]++
 	default:
-		s.FetchFailed["network"]++
+		s.FetchFailed[o.String()]++
 	}
+	s.fetches++
 }
 
 // transformed is the transform queue's OnDone. A transform that succeeded has
@@ -83,7 +85,7 @@ func (s *summary) transformed(o workqueue.Outcome[doc]) {
 	case o.Status == workqueue.Failed && !interrupted(o.Err):
 		s.TransformFailed++
 	default:
-		s.Lost++
+		s.Canceled++
 	}
 }
 
@@ -96,14 +98,18 @@ func (s *summary) written(o workqueue.Outcome[record]) {
 	case workqueue.Failed:
 		s.WriteFailed++
 	default:
-		s.Lost++
+		s.Canceled++
 	}
 }
 
-func (s *summary) lost(n int) { s.mu.Lock(); s.Lost += n; s.mu.Unlock() }
+func (s *summary) canceled(n int) { s.mu.Lock(); s.Canceled += n; s.mu.Unlock() }
 
-func (s *summary) progress() int     { s.mu.Lock(); defer s.mu.Unlock(); return s.fetches }
-func (s *summary) writtenSoFar() int { s.mu.Lock(); defer s.mu.Unlock(); return s.Written }
+// progress returns the fetches and writes finished so far.
+func (s *summary) progress() (fetched, written int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetches, s.Written
+}
 
 func interrupted(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
@@ -119,7 +125,7 @@ func (s *summary) fetchFailed() int {
 }
 
 func (s *summary) total() int {
-	return s.Written + s.fetchFailed() + s.TransformFailed + s.WriteFailed + s.Lost
+	return s.Written + s.fetchFailed() + s.TransformFailed + s.WriteFailed + s.Canceled
 }
 
 func (s *summary) print(w io.Writer) {
@@ -127,8 +133,8 @@ func (s *summary) print(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(s.FetchFailed)) {
 		reasons = append(reasons, fmt.Sprintf("%s: %d", k, s.FetchFailed[k]))
 	}
-	fmt.Fprintf(w, "\n%d URLs = %d written + %d fetch failed (%s) + %d transform failed + %d write failed + %d lost to Ctrl+C\n",
-		s.URLs, s.Written, s.fetchFailed(), strings.Join(reasons, ", "), s.TransformFailed, s.WriteFailed, s.Lost)
+	fmt.Fprintf(w, "\n%d URLs = %d written + %d fetch failed (%s) + %d transform failed + %d write failed + %d canceled\n",
+		s.URLs, s.Written, s.fetchFailed(), strings.Join(reasons, ", "), s.TransformFailed, s.WriteFailed, s.Canceled)
 	fmt.Fprintf(w, "elapsed %v, %.0f records/s\n", s.Elapsed.Round(time.Millisecond), float64(s.Written)/s.Elapsed.Seconds())
 	fmt.Fprintln(w, "backpressure:")
 	for _, g := range s.Gauges {
@@ -136,6 +142,9 @@ func (s *summary) print(w io.Writer) {
 		share := blocked.Seconds() / s.Elapsed.Seconds() / float64(g.producers)
 		fmt.Fprintf(w, "  %-18s %d producer(s) blocked in Submit %3.0f%% of the time (%v in all), max queue depth %d/%d\n",
 			g.name, g.producers, 100*share, blocked.Round(time.Millisecond), g.maxDepth.Load(), g.capacity)
+	}
+	if s.Interrupted {
+		fmt.Fprintf(w, "interrupted: %d of %d URLs written, %d canceled\n", s.Written, s.URLs, s.Canceled)
 	}
 }
 
