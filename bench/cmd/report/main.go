@@ -23,10 +23,13 @@ import (
 	"strings"
 )
 
-// sample holds the medians of one benchmark over its runs.
+// sample holds the values of one benchmark over its runs: ns/op,
+// allocs/op, and any custom metric (b.ReportMetric) by its unit.
 type sample struct {
 	area, kase, impl string
 	ns, allocs       []float64
+	metrics          map[string][]float64
+	units            []string // of metrics, in first-seen order
 }
 
 func (s *sample) nsMedian() float64     { return median(s.ns) }
@@ -74,6 +77,15 @@ func parse(r io.Reader) ([]*sample, error) {
 				s.ns = append(s.ns, v)
 			case "allocs/op":
 				s.allocs = append(s.allocs, v)
+			case "B/op", "MB/s":
+			default:
+				if s.metrics == nil {
+					s.metrics = map[string][]float64{}
+				}
+				if _, ok := s.metrics[fields[i+1]]; !ok {
+					s.units = append(s.units, fields[i+1])
+				}
+				s.metrics[fields[i+1]] = append(s.metrics[fields[i+1]], v)
 			}
 		}
 	}
@@ -83,12 +95,15 @@ func parse(r io.Reader) ([]*sample, error) {
 // target is one stated performance goal: sluice's ns/op divided by the
 // peer's must not exceed maxRatio, and sluice's allocs/op must not exceed
 // maxAllocs (negative: not checked). peer "*" means every other implementation
-// in the same case except those listed in except.
+// in the same case except those listed in except. A target with a metric
+// instead bounds the median of sluice's own custom metric by maxMetric.
 type target struct {
 	area, kase, peer string
 	except           []string
 	maxRatio         float64
 	maxAllocs        float64
+	metric           string
+	maxMetric        float64
 	says             string
 }
 
@@ -100,6 +115,7 @@ var targets = []target{
 	{area: "Workqueue", kase: "noop-1sub-8w", peer: "*", except: []string{"channel"}, maxRatio: 1, maxAllocs: -1, says: "faster than every peer"},
 	{area: "Fetch", kase: "10k-1KiB-c64", peer: "handwritten", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the hand-written loop's throughput"},
 	{area: "Fetch", kase: "10k-1KiB-c64", peer: "*", except: []string{"handwritten"}, maxRatio: 1, maxAllocs: -1, says: "faster than colly and retryablehttp"},
+	{area: "FetchMix", kase: "5k-mix-c64", metric: "batch/slowest", maxMetric: 1.2, says: "batch wall time ≤ 1.2× its slowest URL's own time"},
 	{area: "WebSocket", kase: "128B", peer: "raw-coder", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the raw read loop"},
 	{area: "WebSocket", kase: "4KiB", peer: "raw-coder", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the raw read loop"},
 }
@@ -120,6 +136,19 @@ func check(samples []*sample) ([]string, bool) {
 	for _, t := range targets {
 		me := find(t.area, t.kase, "sluice")
 		if me == nil {
+			continue
+		}
+		if t.metric != "" {
+			v, have := me.metrics[t.metric]
+			if !have {
+				continue
+			}
+			verdict := "met"
+			if median(v) > t.maxMetric {
+				verdict = "MISSED"
+				ok = false
+			}
+			lines = append(lines, fmt.Sprintf("%-7s %s %s: %s (%s %.2f)", verdict, t.area, t.kase, t.says, t.metric, median(v)))
 			continue
 		}
 		var peers []*sample
@@ -164,7 +193,19 @@ func table(w io.Writer, samples []*sample) {
 		}
 	}
 	for _, area := range areas {
-		fmt.Fprintf(w, "\n### %s\n\n| case | implementation | ns/op (median) | allocs/op | sluice/this |\n|---|---|---:|---:|---:|\n", area)
+		var units []string // the area's custom metrics
+		for _, s := range samples {
+			for _, u := range s.units {
+				if s.area == area && !slices.Contains(units, u) {
+					units = append(units, u)
+				}
+			}
+		}
+		fmt.Fprintf(w, "\n### %s\n\n| case | implementation | ns/op (median) | allocs/op | sluice/this |", area)
+		for _, u := range units {
+			fmt.Fprintf(w, " %s |", u)
+		}
+		fmt.Fprintf(w, "\n|---|---|---:|---:|---:|%s\n", strings.Repeat("---:|", len(units)))
 		for _, s := range samples {
 			if s.area != area {
 				continue
@@ -175,13 +216,23 @@ func table(w io.Writer, samples []*sample) {
 					ratio = fmt.Sprintf("%.2f×", me.nsMedian()/s.nsMedian())
 				}
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s |\n", s.kase, s.impl, human(s.nsMedian()), s.allocsMedian(), ratio)
+			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s |", s.kase, s.impl, human(s.nsMedian()), s.allocsMedian(), ratio)
+			for _, u := range units {
+				if v, ok := s.metrics[u]; ok {
+					fmt.Fprintf(w, " %.4g |", median(v))
+				} else {
+					fmt.Fprint(w, " — |")
+				}
+			}
+			fmt.Fprintln(w)
 		}
 	}
 }
 
 func human(ns float64) string {
 	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
 	case ns >= 1e6:
 		return fmt.Sprintf("%.2f ms", ns/1e6)
 	case ns >= 1e4:

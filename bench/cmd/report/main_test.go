@@ -17,6 +17,11 @@ BenchmarkWorkqueue/noop-1sub-8w/sluice-2   100  150 ns/op  0 B/op  0 allocs/op
 BenchmarkWorkqueue/noop-1sub-8w/channel-2  100  100 ns/op  0 B/op  0 allocs/op
 `
 
+const mixOut = `BenchmarkFetchMix/5k-mix-c64/sluice-2  1  1500000000 ns/op  1.3 batch/slowest  1100 slowest-ms  5000 B/op  500000 allocs/op
+BenchmarkFetchMix/5k-mix-c64/sluice-2  1  1500000000 ns/op  1.3 batch/slowest  1100 slowest-ms  5000 B/op  500000 allocs/op
+BenchmarkFetchMix/5k-mix-c64/naive-2   1  3000000000 ns/op  3.5 batch/slowest
+`
+
 func TestParseMediansAndTargets(t *testing.T) {
 	samples, err := parse(strings.NewReader(out))
 	require.NoError(t, err)
@@ -30,6 +35,20 @@ func TestParseMediansAndTargets(t *testing.T) {
 	lines, ok = check(missed)
 	assert.False(t, ok)
 	assert.Contains(t, strings.Join(lines, "\n"), "MISSED  Workqueue noop-1sub-8w")
+
+	mix, _ := parse(strings.NewReader(mixOut))
+	lines, ok = check(mix)
+	assert.False(t, ok, "median batch/slowest 1.3 > 1.2")
+	assert.Contains(t, strings.Join(lines, "\n"), "MISSED  FetchMix 5k-mix-c64")
+	assert.Contains(t, strings.Join(lines, "\n"), "batch/slowest 1.30")
+	var tb strings.Builder
+	table(&tb, mix)
+	assert.Contains(t, tb.String(), "| batch/slowest |")
+	assert.Contains(t, tb.String(), "| 5k-mix-c64 | sluice | 1.50 s | 500000 | — | 1.3 | 1100 |")
+	assert.Contains(t, tb.String(), "| 5k-mix-c64 | naive | 3.00 s | 0 | 0.50× | 3.5 | — |")
+	met, _ := parse(strings.NewReader(strings.ReplaceAll(mixOut, "1.3 batch", "1.1 batch")))
+	_, ok = check(met)
+	assert.True(t, ok)
 
 	svg := chart(samples, "test machine")
 	assert.Contains(t, svg, "<svg")
