@@ -15,7 +15,9 @@
 //	go run ./examples/wsclient -url wss://example.com/feed -subscribe '{"op":"subscribe"}'
 //
 // It stops after -duration or on Ctrl+C: Run returns, the queue finishes the
-// messages it accepted, and the program prints its statistics.
+// messages it accepted (for at most -grace; the rest are counted canceled,
+// never failed), and the program prints its statistics. After Ctrl+C it says
+// "interrupted" and exits with status 130; a second Ctrl+C exits at once.
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +39,49 @@ import (
 	"github.com/sluicego/sluice/stream/websocket"
 	"github.com/sluicego/sluice/workqueue"
 )
+
+// about opens the -h text.
+const about = `wsclient consumes a WebSocket feed with stream.Client: it reconnects with
+jittered backoff, re-subscribes on every connection, detects a dead peer with
+heartbeat pings, and hands each message to a bounded workqueue, so a slow
+consumer pushes back on the socket. Without -url it talks to an embedded local
+feed that ends each connection after -drop, in turn with a close frame, a
+reset and silence. It prints every state change (with the reason for a
+disconnect), a progress line now and then, and at the end: dials, connects and
+disconnects, dead peers found by the heartbeat, messages received and sent,
+and the queue's account (accepted = processed + failed + canceled). It stops
+after -duration, or on Ctrl+C, and then says "interrupted".
+
+Exit status: 0 after -duration, 1 on an error (such as a refused handshake),
+2 for bad flags, 130 when interrupted (Ctrl+C).`
+
+// Exit statuses, see exitStatus.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report a Ctrl+C
+)
+
+var (
+	// errInterrupted is returned by run when its ctx ended (Ctrl+C).
+	errInterrupted = errors.New("interrupted")
+	// errUsage marks a bad flag or configuration.
+	errUsage = errors.New("invalid flags")
+)
+
+// exitStatus maps run's error to the program's exit status.
+func exitStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	}
+	return exitError
+}
 
 type config struct {
 	URL       string        // empty: start the embedded feed
@@ -47,44 +93,85 @@ type config struct {
 	Heartbeat time.Duration // ping interval; a ping unanswered for as long means a dead peer
 	TickEvery time.Duration // embedded feed: interval between ticks
 	DropEvery time.Duration // embedded feed: connection lifetime
+	Progress  time.Duration // interval of progress lines; 0 for none
 	Quiet     bool          // do not print state changes
 }
 
 type summary struct {
 	stream.Stats                // connection counters from the client
 	States       map[string]int // state changes seen by OnState
-	Accepted     int64          // messages the queue accepted
+	Accepted     int64          // messages the queue accepted = Processed + Failed + Canceled
 	Processed    int64          // ... and processed successfully
-	Failed       int64          // ... or not: failed, canceled or dropped
+	Failed       int64          // ... or failed (malformed, timed out)
+	Canceled     int64          // ... or cut short at the end: canceled or dropped, not failed
 	Missed       int64          // ticks of the embedded feed never received
 	DeadPeers    int            // connections closed by the heartbeat
+	Interrupted  bool           // Ctrl+C, rather than -duration, ended the run
 }
 
 func main() {
-	var cfg config
-	flag.StringVar(&cfg.URL, "url", "", "WebSocket URL (ws:// or wss://); empty runs an embedded feed")
-	flag.StringVar(&cfg.Subscribe, "subscribe", `{"op":"subscribe","channel":"ticks"}`, "message sent after each connect")
-	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run")
-	flag.DurationVar(&cfg.Work, "work", 20*time.Millisecond, "simulated processing time per message")
-	flag.IntVar(&cfg.Workers, "workers", 4, "processing workers")
-	flag.DurationVar(&cfg.Grace, "grace", 3*time.Second, "how long to let queued messages finish at the end")
-	flag.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "ping interval (and pong timeout)")
-	flag.DurationVar(&cfg.TickEvery, "tick", 50*time.Millisecond, "embedded feed: time between ticks")
-	flag.DurationVar(&cfg.DropEvery, "drop", 2*time.Second, "embedded feed: drop each connection after this long")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "wsclient:", err)
-		os.Exit(1)
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == nil {
+		// Ctrl+C cancels ctx; after it, a second Ctrl+C ends the program at once.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		context.AfterFunc(ctx, stop)
+		_, err = run(ctx, cfg, os.Stdout)
+		stop()
 	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "wsclient:", err)
+	}
+	os.Exit(exitStatus(err))
 }
 
-func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
-	if cfg.Duration <= 0 || cfg.Workers < 1 || cfg.Heartbeat <= 0 {
-		return summary{}, errors.New("need -duration > 0, -heartbeat > 0 and -workers >= 1")
+// parseFlags reads the command line. It prints the -h text, or the problem
+// with a flag, to stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("wsclient", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nUsage: wsclient [flags]\n\nFlags:\n", about)
+		fs.PrintDefaults()
 	}
+	fs.StringVar(&cfg.URL, "url", "", "WebSocket URL (ws:// or wss://); empty runs an embedded feed")
+	fs.StringVar(&cfg.Subscribe, "subscribe", `{"op":"subscribe","channel":"ticks"}`, "message sent after each connect")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run")
+	fs.DurationVar(&cfg.Work, "work", 20*time.Millisecond, "simulated processing time per message")
+	fs.IntVar(&cfg.Workers, "workers", 4, "processing workers")
+	fs.DurationVar(&cfg.Grace, "grace", 3*time.Second, "how long to let queued messages finish at the end")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "ping interval (and pong timeout)")
+	fs.DurationVar(&cfg.TickEvery, "tick", 50*time.Millisecond, "embedded feed: time between ticks")
+	fs.DurationVar(&cfg.DropEvery, "drop", 2*time.Second, "embedded feed: drop each connection after this long")
+	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of progress lines (0: none)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(stderr, "wsclient:", err)
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func (cfg config) check() error {
+	if cfg.Duration <= 0 || cfg.Workers < 1 || cfg.Heartbeat <= 0 {
+		return fmt.Errorf("%w: need -duration > 0, -heartbeat > 0 and -workers >= 1", errUsage)
+	}
+	return nil
+}
+
+// run consumes the feed until cfg.Duration has passed or ctx ends, then
+// drains the queue for at most cfg.Grace and prints its statistics to out.
+// If ctx ended (Ctrl+C) it returns an error matching errInterrupted.
+func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
+	if err := cfg.check(); err != nil {
+		return summary{}, err
+	}
+	parent := ctx
 	var feed *tickServer
 	if cfg.URL == "" {
 		var err error
@@ -101,7 +188,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	// the stream's handler, which stops reading: backpressure reaches the
 	// socket and the server instead of memory growing.
 	var s summary
-	var processed, failed atomic.Int64
+	var processed, failed, canceled atomic.Int64
 	q, err := workqueue.New(func(ctx context.Context, m websocket.Message) error {
 		return process(ctx, m, cfg.Work)
 	}, workqueue.Options[websocket.Message]{
@@ -109,10 +196,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		Capacity:   64,
 		JobTimeout: 5 * time.Second,
 		OnDone: func(o workqueue.Outcome[websocket.Message]) {
-			if o.Status == workqueue.Succeeded {
+			switch o.Status {
+			case workqueue.Succeeded:
 				processed.Add(1)
-			} else {
+			case workqueue.Failed:
 				failed.Add(1)
+			default: // canceled or dropped by the shutdown at the end: not a failure
+				canceled.Add(1)
 			}
 		},
 	})
@@ -122,6 +212,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 
 	start := time.Now()
 	s.States = map[string]int{}
+	var mu sync.Mutex // serialises writes to out
 	client, err := stream.New[websocket.Message](
 		&websocket.Dialer{
 			URL:       cfg.URL,
@@ -143,7 +234,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 					s.DeadPeers++
 				}
 				if !cfg.Quiet {
-					fmt.Fprintf(out, "%6.2fs  %v\n", time.Since(start).Seconds(), e)
+					mu.Lock()
+					fmt.Fprintf(out, "%6.2fs  %s\n", time.Since(start).Seconds(), describe(e))
+					mu.Unlock()
 				}
 			},
 		})
@@ -152,31 +245,90 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		return summary{}, err
 	}
 
+	stopProgress := progress(cfg.Progress, func() {
+		st, qs := client.Stats(), q.Stats()
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, "%6.2fs  received %d, queued %d, processed %d, failed %d\n",
+			time.Since(start).Seconds(), st.MessagesIn, qs.Queued, processed.Load(), failed.Load())
+	})
 	// Run blocks until ctx ends, reconnecting as needed. Its handler runs on
 	// Run's goroutine, in order; it only hands the message over.
 	runErr := client.Run(ctx, func(ctx context.Context, m websocket.Message) error {
 		return q.Submit(ctx, m)
 	})
+	s.Interrupted = parent.Err() != nil
+	if s.Interrupted {
+		mu.Lock()
+		fmt.Fprintf(out, "interrupted: letting queued messages finish for up to %v\n", cfg.Grace)
+		mu.Unlock()
+	}
 	// Finish what was accepted, for at most Grace, then stop the workers.
 	sctx, scancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer scancel()
 	shutdownErr := q.Shutdown(sctx)
+	stopProgress()
 
 	s.Stats = client.Stats()
 	s.Accepted = q.Stats().Submitted
-	s.Processed, s.Failed = processed.Load(), failed.Load()
+	s.Processed, s.Failed, s.Canceled = processed.Load(), failed.Load(), canceled.Load()
 	if feed != nil {
 		s.Missed = feed.seq.Load() - int64(s.MessagesIn)
 	}
 	printSummary(out, &s, time.Since(start))
 
-	if shutdownErr != nil {
+	switch {
+	case s.Accepted != s.Processed+s.Failed+s.Canceled:
+		return s, fmt.Errorf("messages do not add up: %d accepted, %d processed + %d failed + %d canceled",
+			s.Accepted, s.Processed, s.Failed, s.Canceled)
+	case s.Interrupted:
+		return s, errInterrupted // what the shutdown cut short is counted canceled
+	case shutdownErr != nil:
 		return s, shutdownErr
-	}
-	if ctx.Err() != nil {
-		return s, nil // -duration elapsed or Ctrl+C: the normal end
+	case ctx.Err() != nil:
+		return s, nil // -duration elapsed: the normal end
 	}
 	return s, runErr // a permanent failure, such as a refused handshake
+}
+
+// describe formats a state change like StateEvent.String, with the delay
+// rounded for people.
+func describe(e stream.StateEvent) string {
+	s := e.State.String()
+	if e.State == stream.StateDisconnected && e.Delay > 0 {
+		if e.Attempt > 0 {
+			s += fmt.Sprintf(" (attempt %d, retry in %v)", e.Attempt, e.Delay.Round(time.Millisecond))
+		} else {
+			s += fmt.Sprintf(" (retry in %v)", e.Delay.Round(time.Millisecond))
+		}
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// progress calls report every interval until the returned function is
+// called; that function returns once the goroutine has exited.
+func progress(every time.Duration, report func()) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				report()
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // process stands in for real work: decode, hash, take some time.
@@ -195,14 +347,19 @@ func process(ctx context.Context, m websocket.Message, work time.Duration) error
 }
 
 func printSummary(out io.Writer, s *summary, elapsed time.Duration) {
-	fmt.Fprintf(out, "\nran %v\n", elapsed.Round(time.Millisecond))
+	if s.Interrupted {
+		fmt.Fprintf(out, "\ninterrupted after %v\n", elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(out, "\nran %v\n", elapsed.Round(time.Millisecond))
+	}
 	fmt.Fprintf(out, "connections: %d dials, %d connects, %d disconnects\n", s.Dials, s.Connects, s.Disconnects)
 	fmt.Fprintf(out, "states:      %d connecting, %d connected, %d disconnected, %d closed\n",
 		s.States["connecting"], s.States["connected"], s.States["disconnected"], s.States["closed"])
 	fmt.Fprintf(out, "heartbeat:   %d dead peer(s) detected\n", s.DeadPeers)
 	fmt.Fprintf(out, "messages:    %d received, %d sent (subscriptions)\n", s.MessagesIn, s.MessagesOut)
-	fmt.Fprintf(out, "queue:       %d accepted = %d processed + %d failed/canceled\n", s.Accepted, s.Processed, s.Failed)
+	fmt.Fprintf(out, "queue:       %d accepted (of %d received; the one in hand at the end may be refused) = %d processed + %d failed + %d canceled\n",
+		s.Accepted, s.MessagesIn, s.Processed, s.Failed, s.Canceled)
 	if s.Missed > 0 {
-		fmt.Fprintf(out, "feed:        %d ticks published but never received (lost with dropped connections)\n", s.Missed)
+		fmt.Fprintf(out, "feed:        %d ticks published but never received (sent while disconnected, or still unread at the end)\n", s.Missed)
 	}
 }

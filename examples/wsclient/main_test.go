@@ -1,10 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sluicego/sluice/stream"
 	"github.com/sluicego/sluice/workqueue"
 )
 
@@ -29,8 +38,10 @@ func TestRunReconnectsAndResubscribes(t *testing.T) {
 	assert.Positive(t, s.DeadPeers, "the heartbeat found the feed playing dead")
 	assert.Equal(t, s.Connects, s.MessagesOut, "one subscription per connection")
 	assert.Positive(t, s.MessagesIn, "ticks arrive only after subscribing, so re-subscribing worked")
-	assert.Equal(t, s.Accepted, s.Processed+s.Failed, "every accepted message has an outcome")
-	assert.Zero(t, s.Failed)
+	assert.Equal(t, s.Accepted, s.Processed+s.Failed+s.Canceled, "every accepted message has an outcome")
+	assert.Zero(t, s.Failed+s.Canceled)
+	assert.False(t, s.Interrupted, "-duration is the normal end")
+	assert.NotContains(t, out.String(), "interrupted")
 	assert.LessOrEqual(t, s.Accepted, int64(s.MessagesIn))
 	assert.GreaterOrEqual(t, s.Accepted, int64(s.MessagesIn)-1, "at most the message in hand at the end is refused")
 	assert.GreaterOrEqual(t, s.Missed, int64(0))
@@ -40,17 +51,133 @@ func TestRunReconnectsAndResubscribes(t *testing.T) {
 	assert.Contains(t, out.String(), "queue:")
 }
 
-func TestRunStopsOnCancelWhileSlowConsumerIsBackedUp(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond) // "Ctrl+C"
+// cancelOn is run's output in the tests: it cancels the run's context, as a
+// Ctrl+C would, once the output contains marker.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func (c *cancelOn) String() string { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
+
+// Issue 10 item 13: Ctrl+C says "interrupted", maps to exit status 130, and
+// counts the messages the forced shutdown cut short as canceled, not failed.
+func TestRunInterruptedWhileSlowConsumerIsBackedUpCountsCanceledApart(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	out := &cancelOn{marker: "received", cancel: cancel} // the first progress line
 	s, err := run(ctx, config{
 		Subscribe: `{"op":"subscribe"}`, Duration: time.Minute, Work: 100 * time.Millisecond,
-		Workers: 1, Grace: 100 * time.Millisecond, Heartbeat: time.Second, TickEvery: time.Millisecond, DropEvery: time.Minute, Quiet: true,
-	}, &bytes.Buffer{})
-	require.ErrorIs(t, err, workqueue.ErrShutdown, "the backlog did not fit in the grace period, and run says so")
-	assert.Equal(t, s.Accepted, s.Processed+s.Failed, "every accepted message has an outcome")
-	assert.Positive(t, s.Failed, "queued messages were dropped at the forced shutdown")
+		Workers: 1, Grace: 100 * time.Millisecond, Heartbeat: time.Second, TickEvery: time.Millisecond,
+		DropEvery: time.Minute, Progress: 200 * time.Millisecond, Quiet: true,
+	}, out)
+	require.ErrorIs(t, err, errInterrupted)
+	assert.Equal(t, exitInterrupted, exitStatus(err))
+	assert.True(t, s.Interrupted)
+	assert.Equal(t, s.Accepted, s.Processed+s.Failed+s.Canceled, "every accepted message has an outcome")
+	assert.Positive(t, s.Canceled, "queued messages were dropped at the forced shutdown")
+	assert.Zero(t, s.Failed, "a message cut short is not a failure")
 	assert.Positive(t, s.Missed, "the slow consumer pushed back: ticks stayed unread")
+	assert.Contains(t, out.String(), "interrupted after")
+	assert.Contains(t, out.String(), fmt.Sprintf("%d failed + %d canceled", s.Failed, s.Canceled))
+}
+
+func TestStateChangesPrintRoundedDelays(t *testing.T) {
+	e := stream.StateEvent{State: stream.StateDisconnected, Attempt: 2, Delay: 11981427 * time.Nanosecond, Err: errors.New("EOF")}
+	assert.Equal(t, "disconnected (attempt 2, retry in 12ms): EOF", describe(e))
+}
+
+func TestExitStatus(t *testing.T) {
+	_, errHelp := parseFlags([]string{"-h"}, &bytes.Buffer{})
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errHelp, 0},
+		{fmt.Errorf("%w: -workers 0", errUsage), 2},
+		{errInterrupted, 130},
+		{fmt.Errorf("%w: %w", workqueue.ErrShutdown, context.DeadlineExceeded), 1},
+		{errors.New("websocket: handshake: 403"), 1},
+	} {
+		assert.Equal(t, tc.want, exitStatus(tc.err), "%v", tc.err)
+	}
+}
+
+func TestHelpOpensWithWhatTheProgramDoesAndMeans(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseFlags([]string{"-h"}, &stderr)
+	assert.Equal(t, exitOK, exitStatus(err))
+	assert.True(t, strings.HasPrefix(stderr.String(), "wsclient consumes a WebSocket feed"), stderr.String())
+	assert.Contains(t, stderr.String(), "130 when interrupted")
+	assert.Contains(t, stderr.String(), "-heartbeat")
+	_, err = parseFlags([]string{"-workers", "0"}, &stderr)
+	assert.Equal(t, exitUsage, exitStatus(err))
+}
+
+// A real Ctrl+C: the built program, interrupted once it has printed a
+// progress line, says so and exits with status 130.
+func TestCtrlCExitsWith130(t *testing.T) {
+	stdout, stderr, code := interruptBuiltProgram(t,
+		[]string{"-duration", "1m", "-progress", "100ms", "-grace", "100ms"}, "received")
+	assert.Equal(t, exitInterrupted, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "interrupted after")
+	assert.Contains(t, stderr, "wsclient: interrupted")
+}
+
+// interruptBuiltProgram builds this package, runs it with args, sends it
+// SIGINT once its output contains marker, and returns what it printed and
+// its exit status.
+func interruptBuiltProgram(t *testing.T, args []string, marker string) (stdout, stderr string, code int) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the program")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the program with")
+	}
+	bin := filepath.Join(t.TempDir(), "prog")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound, not a wait
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	pipe, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var outBuf strings.Builder
+	sent := false
+	for sc := bufio.NewScanner(pipe); sc.Scan(); {
+		outBuf.WriteString(sc.Text() + "\n")
+		if !sent && strings.Contains(sc.Text(), marker) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	require.True(t, sent, "the marker %q never appeared", marker)
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return outBuf.String(), errBuf.String(), cmd.ProcessState.ExitCode()
 }
 
 func TestRunReportsARefusedHandshake(t *testing.T) {
