@@ -343,3 +343,46 @@ func TestGetBackoffCountedInStats(t *testing.T) {
 		assert.Zero(t, f.Stats().BackingOff)
 	})
 }
+
+// Breaking out of Stream while a retry that is due waits for its host's
+// slot still ends that URL with a Result (counted in Stats, passed to
+// OnResult), so Stats.InFlight goes back to 0.
+func TestStreamBreakWithDueRetryQueuedForItsHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			d := map[string]time.Duration{"/retry/0": time.Millisecond, "/1": 10 * time.Second}[r.URL.Path]
+			if r.URL.Host == "b.test" {
+				d = 2 * time.Second
+			}
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+			if r.URL.Path == "/retry/0" {
+				return fakeResponse(r, http.StatusServiceUnavailable, "", "Retry-After", "1"), nil
+			}
+			return fakeResponse(r, http.StatusOK, "ok"), nil
+		})
+		var mu sync.Mutex
+		ended := map[string]error{}
+		f := newFetcher(t, Options{Client: client, Concurrency: 4, HostLimits: map[string]int{"a.test": 1},
+			Retry: hintRetry(), OnResult: func(r Result) { mu.Lock(); ended[r.URL] = r.Err; mu.Unlock() }})
+		urls := []string{"http://a.test/retry/0", "http://a.test/1", "http://b.test/2"}
+		start := time.Now()
+		for r := range f.Stream(context.Background(), slices.Values(urls)) {
+			require.NoError(t, r.Err)
+			assert.Equal(t, "http://b.test/2", r.URL)
+			assert.Equal(t, 2*time.Second, time.Since(start), "a.test/retry/0 is due and queued behind /1")
+			break
+		}
+		st := f.Stats()
+		assert.Zero(t, st.InFlight)
+		assert.Equal(t, int64(3), st.Requests)
+		assert.Equal(t, int64(1), st.OK)
+		assert.Equal(t, int64(2), st.Canceled)
+		var re *retry.Error
+		require.ErrorAs(t, ended["http://a.test/retry/0"], &re)
+		assert.ErrorIs(t, re.Reason, context.Canceled)
+	})
+}

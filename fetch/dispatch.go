@@ -114,8 +114,18 @@ func (f *Fetcher) runBatch(ctx context.Context, next func() (string, bool), yiel
 			}
 		}
 		d.wg.Wait()
+		// Parked URLs, and due ones waiting for their host, have begun:
+		// each ends with a Result. URLs never started have none.
 		for len(d.parked) > 0 {
 			d.interrupt(d.unpark())
+		}
+		for _, j := range d.loose {
+			d.interrupt(j)
+		}
+		for _, h := range d.hosts {
+			for _, j := range h.queue[:h.retries] {
+				d.interrupt(j)
+			}
 		}
 		if d.timer != nil {
 			d.timer.Stop()
