@@ -300,3 +300,31 @@ func TestDisconnectReasonMatchesContextErrorOnlyWhenCallerContextEnded(t *testin
 		})
 	}
 }
+
+// A transport may close the connection itself when a ping's ctx ends
+// (coder/websocket does while the ping frame is still being written, as to
+// a peer that stopped reading): the Read then fails at the ping's deadline,
+// and the disconnect is the ping timeout, not the Read error it caused.
+func TestPingTimeoutThatClosesTheConnectionIsReportedAsPingTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeServer()
+		s.pinger, s.pingCutsConn = true, true
+		s.onAccept = func(c *fakeConn) { c.deaf.Store(true) }
+		var ev events
+		c := newClient(t, s, stream.Options[string]{
+			Heartbeat: time.Second, PingTimeout: 500 * time.Millisecond, OnState: ev.add,
+			Backoff: noJitter, MaxAttempts: 3,
+		})
+		err := c.Run(t.Context(), (&collect{}).handle)
+		require.ErrorIs(t, err, stream.ErrMaxAttempts)
+		n := 0
+		for _, e := range ev.all() {
+			if e.State == stream.StateDisconnected {
+				n++
+				assert.ErrorIs(t, e.Err, stream.ErrPingTimeout)
+				assert.NotErrorIs(t, e.Err, errConnClosed)
+			}
+		}
+		assert.Equal(t, 3, n)
+	})
+}

@@ -271,9 +271,9 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 		if !c.cfg.pings {
 			pinger = nil
 		}
-		act, _ := conn.(ActivityReporter)
+		cn.act, _ = conn.(ActivityReporter)
 		if pinger != nil || c.cfg.IdleTimeout > 0 {
-			cn.wg.Go(func() { cn.watch(pinger, act, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
+			cn.wg.Go(func() { cn.watch(pinger, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
 		}
 	}
 	return cn, nil

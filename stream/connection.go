@@ -25,10 +25,14 @@ type connection[M any] struct {
 	wg     sync.WaitGroup // watchdog and the close on Run's ctx
 
 	closeOnce sync.Once
+	closing   atomic.Bool // close began: the Client closes cn (teardown, end of Run's ctx, a failed write)
+
+	act ActivityReporter // conn's, if it reports activity
 
 	mu         sync.Mutex
-	reason     error // why the client closed the connection, if it did first
-	readFailed bool  // Read failed (before any reason was recorded, if reason is nil)
+	reason     error     // why the client closed the connection, if it did first
+	readFailed bool      // Read failed (before any reason was recorded, if reason is nil)
+	ping       *pingCall // the watchdog's ping in flight, if any
 }
 
 func newConnection[M any](ctx context.Context, cancel context.CancelCauseFunc, conn Conn[M]) *connection[M] {
@@ -64,16 +68,32 @@ func (cn *connection[M]) setReason(err error) bool {
 
 // readEnded records that Read failed and returns the reason the client
 // closed the connection for, if it recorded one first; later reasons are
-// ignored.
+// ignored. A Read that fails once a ping in flight is past its deadline, by
+// the clock, ends with that ping's timeout, even if the watchdog has not yet
+// seen it: a transport may close the connection when the ping's ctx ends
+// (github.com/coder/websocket does if the ping frame is still being
+// written, as to a peer that stopped reading), and the Read then fails
+// because of the timeout.
 func (cn *connection[M]) readEnded() error {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	cn.readFailed = true
+	if p := cn.ping; cn.reason == nil && p != nil && !time.Now().Before(p.deadline) && p.held(cn.live, cn.act) {
+		cn.reason = pingTimeoutError(p.timeout, nil)
+	}
 	return cn.reason
+}
+
+// setPing publishes the ping in flight (nil: none) for readEnded.
+func (cn *connection[M]) setPing(p *pingCall) {
+	cn.mu.Lock()
+	cn.ping = p
+	cn.mu.Unlock()
 }
 
 // close closes the Conn once; later callers wait for the first to finish.
 func (cn *connection[M]) close() {
+	cn.closing.Store(true)
 	cn.closeOnce.Do(func() { _ = cn.conn.Close() })
 }
 
@@ -81,8 +101,8 @@ func (cn *connection[M]) close() {
 // CloseNow where the Conn is a ForceCloser, instead of waiting for a closing
 // handshake that cannot be answered.
 func (cn *connection[M]) abandon(err error) {
-	if !cn.setReason(err) {
-		return
+	if !cn.setReason(err) || cn.closing.Load() {
+		return // a close is underway, bounded by the transport: don't wait for it
 	}
 	cn.closeOnce.Do(func() {
 		if fc, ok := cn.conn.(ForceCloser); ok {
@@ -123,8 +143,8 @@ func keepHint(reason, readErr error) error {
 // either if a suspension began while it waited (a message arrived, and the
 // pong may be unread only because the handler was running) or if bytes
 // arrived meanwhile.
-func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, pingTimeout, idle time.Duration) {
-	l := cn.live
+func (cn *connection[M]) watch(pinger Pinger, heartbeat, pingTimeout, idle time.Duration) {
+	l, act := cn.live, cn.act
 	poll := idle
 	if pinger != nil && (poll == 0 || heartbeat < poll) {
 		poll = heartbeat
@@ -172,6 +192,7 @@ func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, p
 					return
 				}
 				p, nextPing = nil, now.Add(heartbeat)
+				cn.setPing(nil)
 				continue
 			}
 		}
@@ -180,6 +201,7 @@ func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, p
 				wait = min(wait, nextPing.Sub(now))
 			} else {
 				p = cn.startPing(pinger, now, pingTimeout, epoch)
+				cn.setPing(p)
 			}
 		}
 		var answered <-chan pingResult
@@ -199,6 +221,7 @@ func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, p
 				return
 			case r.err == nil:
 				pong, p, nextPing = r.at, nil, r.at.Add(heartbeat)
+				cn.setPing(nil)
 			case r.at.Before(p.deadline):
 				p.failed = r.err // still unanswered: judged at the deadline
 			case p.held(l, act):
@@ -206,6 +229,7 @@ func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, p
 				return
 			default:
 				p, nextPing = nil, r.at.Add(heartbeat)
+				cn.setPing(nil)
 			}
 		}
 	}
@@ -213,9 +237,10 @@ func (cn *connection[M]) watch(pinger Pinger, act ActivityReporter, heartbeat, p
 
 // pingCall is a ping in flight.
 type pingCall struct {
-	start    time.Time // when it was sent
-	deadline time.Time // when it runs out of time
-	epoch    uint64    // the liveness epoch when it was sent (not suspended)
+	start    time.Time     // when it was sent
+	deadline time.Time     // when it runs out of time
+	timeout  time.Duration // deadline - start
+	epoch    uint64        // the liveness epoch when it was sent (not suspended)
 	cancel   context.CancelFunc
 	done     chan pingResult // receives Ping's result; nil once received
 	failed   error           // Ping's error, if it failed before deadline
@@ -235,7 +260,7 @@ func (cn *connection[M]) startPing(pinger Pinger, now time.Time, timeout time.Du
 		err := pinger.Ping(ctx)
 		done <- pingResult{err: err, at: time.Now()}
 	}()
-	return &pingCall{start: now, deadline: now.Add(timeout), epoch: epoch, cancel: cancel, done: done}
+	return &pingCall{start: now, deadline: now.Add(timeout), timeout: timeout, epoch: epoch, cancel: cancel, done: done}
 }
 
 // held reports whether p, unanswered by its deadline, counts against the

@@ -191,6 +191,9 @@ func (c pingConn) Ping(ctx context.Context) error {
 	}
 	select {
 	case <-ctx.Done():
+		if c.srv.pingCutsConn {
+			_ = c.CloseNow() // as coder/websocket when the ping frame's write is cut
+		}
 		return ctx.Err()
 	case <-c.closed:
 		return errConnClosed
@@ -226,12 +229,14 @@ type fakeServer struct {
 	pongs    atomic.Bool // whether pingConns answer
 
 	// Set before Run, read-only afterwards.
-	pinger   bool
-	active   bool                 // conns implement stream.ActivityReporter
-	dialErr  func(n int) error    // error for the nth dial (1-based), or nil
-	onAccept func(c *fakeConn)    // runs before Dial returns
-	writeErr func(m string) error // error for a Write of m, or nil
-	block    bool                 // Dial blocks until ctx ends
+	pinger bool
+	active bool // conns implement stream.ActivityReporter
+	// pingCutsConn: a ping whose ctx ends closes the connection first.
+	pingCutsConn bool
+	dialErr      func(n int) error    // error for the nth dial (1-based), or nil
+	onAccept     func(c *fakeConn)    // runs before Dial returns
+	writeErr     func(m string) error // error for a Write of m, or nil
+	block        bool                 // Dial blocks until ctx ends
 
 	slowClose time.Duration // how long a graceful Close takes
 }
