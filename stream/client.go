@@ -102,6 +102,12 @@ func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
 // the transport can), which ends a Read in progress, and then ends the Dial
 // ctx; this happens also while handler runs.
 //
+// The reason each connection or attempt ended is reported to OnState and
+// in Stats.LastError; while ctx is live, it never matches context.Canceled
+// or context.DeadlineExceeded, whatever the transport returned (the match
+// is removed; the message, other matches, retry.Permanent and retry.After
+// are kept).
+//
 // Run returns, with every goroutine it started stopped and the connection
 // closed:
 //   - ctx.Err(), when ctx ends (during a dial, a backoff wait, or a handler

@@ -21,7 +21,14 @@
 //   - Liveness: a ping every Options.Heartbeat on Conns that implement
 //     Pinger, closed as dead after Options.PingTimeout without an answer,
 //     and Options.IdleTimeout without any arrival; a dead connection is
-//     closed at once (CloseNow) on Conns that implement ForceCloser. Time the application
+//     closed at once (CloseNow) on Conns that implement ForceCloser. On
+//     Conns that implement ActivityReporter every byte received counts as
+//     an arrival (keep-alive comments, control frames, parts of a message),
+//     and a ping during which bytes arrived is not held against the peer. A
+//     ping is a timeout only once its deadline passed, by the clock; a ping
+//     that failed earlier because the connection was closing is not, and
+//     the reason that ended the connection (a close frame, a read error) is
+//     the one reported. Time the application
 //     spends in its handler does not count against the peer: while the
 //     handler runs, the connection is not read (so pongs cannot be seen),
 //     and liveness checks pause; the liveness clock restarts from zero when
@@ -39,6 +46,12 @@
 //   - Observability: Options.OnState receives every state change
 //     (connecting, connected, disconnected with the reason and next delay,
 //     closed), Stats returns counters, Options.Logger logs events.
+//
+// A disconnect reason matches context.Canceled or context.DeadlineExceeded
+// (errors.Is) only when Run's own context ended: ErrPingTimeout,
+// ErrIdleTimeout, ErrConnectTimeout and a transport's own timeouts never do,
+// so code that recognises its shutdown by its context error cannot mistake a
+// dead peer for it.
 //
 // Cancelling Run's context closes the connection (transports bound the
 // graceful close, then force it), stops every goroutine the Client started

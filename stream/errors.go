@@ -18,7 +18,9 @@ var (
 	ErrMaxAttempts = errors.New("stream: max connection attempts reached")
 
 	// ErrPingTimeout is the reason a connection was closed when a ping went
-	// unanswered for Options.PingTimeout. It wraps the Ping error.
+	// unanswered until its deadline, Options.PingTimeout after it was sent.
+	// It wraps the Ping error unless that is a context error: like every
+	// disconnect reason, it never matches context.DeadlineExceeded.
 	ErrPingTimeout = errors.New("stream: ping not answered")
 
 	// ErrIdleTimeout is the reason a connection was closed when nothing
@@ -26,7 +28,8 @@ var (
 	ErrIdleTimeout = errors.New("stream: connection idle")
 
 	// ErrConnectTimeout is the reason an attempt failed when Dial, OnConnect
-	// and the buffer flush took longer than Options.ConnectTimeout.
+	// and the buffer flush took longer than Options.ConnectTimeout, by the
+	// clock. It wraps the attempt's error, without its context errors.
 	ErrConnectTimeout = errors.New("stream: connect timeout")
 
 	// ErrInvalidMessage is matched by the error a Conn's Write returns when it

@@ -54,12 +54,20 @@ type Options[M any] struct {
 	// PingTimeout is how long a ping may go unanswered, while the handler is
 	// idle, before the connection is declared dead (ErrPingTimeout), closed
 	// and redialled. A ping during which a message arrived, and so the
-	// handler ran, is not held against the peer. Zero means Heartbeat, so a
+	// handler ran, is not held against the peer, nor one during which bytes
+	// arrived on a Conn that implements ActivityReporter. A ping is a timeout
+	// only once its deadline passed: one that fails earlier (the connection
+	// closing under it) waits for the deadline, and if the connection ends
+	// first, the reason it ended is reported instead. The ping runs beside
+	// the idle check, which it does not delay. Zero means Heartbeat, so a
 	// dead peer is detected within two Heartbeats of the handler returning.
 	PingTimeout time.Duration
 
 	// IdleTimeout closes and redials a connection on which nothing arrived —
-	// no message and no answered ping — for this long (ErrIdleTimeout).
+	// no message, no answered ping and, on a Conn that implements
+	// ActivityReporter, no bytes at all (keep-alive comments, control frames,
+	// parts of a message) — for this long (ErrIdleTimeout). Set it above the
+	// interval of the server's keep-alives.
 	// Time in the handler does not count: the clock stops while the handler
 	// runs and restarts from zero when it returns. Zero disables the check.
 	IdleTimeout time.Duration

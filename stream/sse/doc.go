@@ -30,7 +30,12 @@
 // (a message queued while disconnected is dropped at flush and counted in
 // Stats.Dropped); the connection stays up. There is no ping either:
 // detect a dead server with the Client's IdleTimeout, set above the interval
-// of the server's keep-alive comments.
+// of the server's keep-alive comments. [Conn] implements
+// [stream.ActivityReporter]: every byte of the body counts as a sign of life
+// (comments, field lines, parts of an event), so keep-alive comments keep a
+// quiet stream connected, and a server is deemed dead IdleTimeout after the
+// last byte it sent. Requests send Accept: text/event-stream and
+// Cache-Control: no-cache, as an EventSource does.
 //
 // The parser is exported as [Decoder] for text/event-stream bodies obtained
 // otherwise.

@@ -15,12 +15,17 @@
 // Read is in progress, which a Client has whenever its handler is not
 // running; it pauses its pings while the handler runs), and closes within the
 // Dialer's CloseTimeout: it sends a close frame, waits for the peer's answer
-// for at most CloseTimeout, then closes the TCP connection.
+// for at most CloseTimeout, then closes the TCP connection. [Conn] implements
+// [stream.ActivityReporter]: every byte read from the network (frames,
+// control frames such as the server's pings or the client's pongs, parts of
+// a frame) counts as a sign of life for the Client's IdleTimeout and pings.
 //
 // Handshake failures are classified for the Client's retry loop: an answer
 // with a status below 500 other than 408, 425 and 429 (a 4xx refusal, or a
 // 2xx/3xx page that is no WebSocket endpoint) is a [*HandshakeError] marked
 // [retry.Permanent], so Run stops instead of hammering a server that refuses
 // the client; 5xx, 408, 425, 429 and network errors are retryable,
-// and a Retry-After header becomes a [retry.After] hint.
+// and a Retry-After header becomes a [retry.After] hint. A handshake that
+// outlasts HandshakeTimeout is [ErrHandshakeTimeout]; it does not match
+// context.DeadlineExceeded, which is kept for the end of the caller's context.
 package websocket
