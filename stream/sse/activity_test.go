@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicego/sluice/stream"
+	"github.com/sluicego/sluice/stream/internal/pipenet"
 )
 
 // stateLog records a Client's state events.
@@ -77,7 +78,7 @@ func TestKeepAliveCommentsKeepQuietStreamConnected(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		push := make(chan string)
 		var requests atomic.Int32
-		srv := newPipeServer(keepAliveHandler(300*time.Millisecond, push, &requests))
+		srv := pipenet.NewServer(keepAliveHandler(300*time.Millisecond, push, &requests))
 		defer srv.Close()
 		var log stateLog
 		c, err := stream.New[Event](&Dialer{URL: "http://sse.test/events", Client: srv.Client()},
@@ -115,7 +116,7 @@ func TestPartialEventCountsUntilBytesStopThenIdleTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var lastByte atomic.Int64 // UnixNano of the last byte written
 		release := make(chan struct{})
-		srv := newPipeServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := pipenet.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			streamHeaders(w)
 			w.(http.Flusher).Flush()
 			for _, b := range []byte("data: slow\n\ndata: never ends") {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/stream"
+	"github.com/sluicego/sluice/stream/internal/pipenet"
 )
 
 // disconnectLog records the reasons of a Client's disconnects.
@@ -39,13 +40,13 @@ func (l *disconnectLog) all() []error {
 	return append([]error(nil), l.errs...)
 }
 
-// pipeWS serves WebSocket connections to handler over a pipeServer and
+// pipeWS serves WebSocket connections to handler over a pipenet.Server and
 // returns a Dialer for it, and the server to close before the bubble's
 // function returns. handler runs on the server's goroutine and must return
 // when ctx ends, which it does when the server closes.
-func pipeWS(handler func(ctx context.Context, ws *websocket.Conn)) (*Dialer, *pipeServer) {
-	var srv *pipeServer
-	srv = newPipeServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func pipeWS(handler func(ctx context.Context, ws *websocket.Conn)) (*Dialer, *pipenet.Server) {
+	var srv *pipenet.Server
+	srv = pipenet.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -206,7 +207,7 @@ func TestPingTimeoutDoesNotMatchDeadlineExceeded(t *testing.T) {
 // the end of the caller's context (issue 10 item 9).
 func TestClientHandshakeTimeoutIsNotAContextError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := newPipeServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := pipenet.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done() // never answers the handshake
 		}))
 		defer srv.Close()

@@ -1,4 +1,8 @@
-package sse
+// Package pipenet serves HTTP over net.Pipe connections, so that a real
+// net/http client and server can run inside a testing/synctest bubble:
+// blocking on a pipe is durable, on a loopback socket it is not (the
+// bubble's clock would stop). Only the stream transports' tests import it.
+package pipenet
 
 import (
 	"context"
@@ -7,19 +11,17 @@ import (
 	"sync"
 )
 
-// pipeServer is an HTTP server reached through net.Pipe connections, so
-// that a real net/http client and server run inside a synctest bubble
-// (blocking on a pipe is durable; on a socket it is not).
-type pipeServer struct {
+// Server is an HTTP server reached through net.Pipe connections.
+type Server struct {
 	ln     *pipeListener
 	srv    *http.Server
 	served chan struct{}
 }
 
-// newPipeServer starts the server. Close it before the bubble's function
+// NewServer starts a server for h. Close it before the bubble's function
 // returns: a bubble ends only once all its goroutines have.
-func newPipeServer(h http.Handler) *pipeServer {
-	s := &pipeServer{
+func NewServer(h http.Handler) *Server {
+	s := &Server{
 		ln:     &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})},
 		srv:    &http.Server{Handler: h},
 		served: make(chan struct{}),
@@ -33,17 +35,17 @@ func newPipeServer(h http.Handler) *pipeServer {
 
 // Client returns an HTTP client that dials the server, one connection per
 // request.
-func (s *pipeServer) Client() *http.Client {
+func (s *Server) Client() *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: s.ln.dial, DisableKeepAlives: true}}
 }
 
 // Done is closed when Close is called: handlers of hijacked connections,
 // which http.Server.Close does not reach, return on it.
-func (s *pipeServer) Done() <-chan struct{} { return s.ln.done }
+func (s *Server) Done() <-chan struct{} { return s.ln.done }
 
 // Close closes the server and every connection it accepted, hijacked ones
 // included, and waits for Serve.
-func (s *pipeServer) Close() {
+func (s *Server) Close() {
 	_ = s.ln.Close()
 	_ = s.srv.Close()
 	<-s.served
