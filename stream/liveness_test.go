@@ -24,6 +24,18 @@ func lastDisconnect(ev *events) error {
 	return nil
 }
 
+// closesAt checks that conn is closed exactly d from now: still open a
+// nanosecond before (notBefore says why), closed at d.
+func closesAt(t *testing.T, conn *fakeConn, d time.Duration, notBefore string, msgAndArgs ...any) {
+	t.Helper()
+	time.Sleep(d - time.Nanosecond)
+	synctest.Wait()
+	assert.False(t, conn.isClosed(), notBefore)
+	time.Sleep(time.Nanosecond)
+	synctest.Wait()
+	assert.True(t, conn.isClosed(), msgAndArgs...)
+}
+
 // A peer that stops answering pings is detected within Heartbeat + PingTimeout.
 func TestDeadPeerDetectedWithinHeartbeatPlusTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -38,12 +50,7 @@ func TestDeadPeerDetectedWithinHeartbeatPlusTimeout(t *testing.T) {
 		r := startRun(t.Context(), c, (&collect{}).handle)
 		synctest.Wait()
 		conn := s.next()
-		time.Sleep(1500*time.Millisecond - time.Nanosecond)
-		synctest.Wait()
-		assert.False(t, conn.isClosed(), "not before Heartbeat+PingTimeout")
-		time.Sleep(time.Nanosecond)
-		synctest.Wait()
-		assert.True(t, conn.isClosed(), "dead peer detected at Heartbeat+PingTimeout")
+		closesAt(t, conn, 1500*time.Millisecond, "not before Heartbeat+PingTimeout", "dead peer detected at Heartbeat+PingTimeout")
 		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrPingTimeout)
 		assert.GreaterOrEqual(t, s.pings.Load(), int32(1))
 		require.ErrorIs(t, r.stop(), context.Canceled)
@@ -74,12 +81,7 @@ func TestIdleTimeoutClosesSilentConnection(t *testing.T) {
 		conn := s.next()
 		time.Sleep(time.Second)
 		conn.Push("keeps it alive")
-		time.Sleep(2*time.Second - time.Nanosecond)
-		synctest.Wait()
-		assert.False(t, conn.isClosed(), "the message restarted the idle clock")
-		time.Sleep(time.Nanosecond)
-		synctest.Wait()
-		assert.True(t, conn.isClosed())
+		closesAt(t, conn, 2*time.Second, "the message restarted the idle clock")
 		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrIdleTimeout)
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})
@@ -208,12 +210,7 @@ func TestIdleClockRestartsWhenHandlerReturns_massive844(t *testing.T) {
 		conn := s.next()
 		time.Sleep(time.Second)
 		conn.Push("slow")
-		time.Sleep(5*idle + idle - time.Nanosecond) // the handler returned at 11s
-		synctest.Wait()
-		assert.False(t, conn.isClosed(), "not before IdleTimeout after the handler returned")
-		time.Sleep(time.Nanosecond)
-		synctest.Wait()
-		assert.True(t, conn.isClosed())
+		closesAt(t, conn, 5*idle+idle, "not before IdleTimeout after the handler returned") // the handler returned at 11s
 		assert.ErrorIs(t, lastDisconnect(&ev), stream.ErrIdleTimeout)
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})
