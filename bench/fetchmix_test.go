@@ -143,30 +143,32 @@ func BenchmarkFetchMix(b *testing.B) {
 	})
 	// The tutorial's naive scraper: a semaphore and a tuned client, never
 	// retrying anything (its 503 URLs fail).
-	b.Run(kase+"naive-noretry", func(b *testing.B) {
-		m := newMixServer(b)
-		client := &http.Client{Transport: mixTransport()}
-		b.Cleanup(client.CloseIdleConnections)
-		var mx mixMetrics
-		b.ResetTimer()
-		for n := range b.N {
-			urls := m.urls(n)
-			own := make([]time.Duration, len(urls))
-			sent := make([]time.Duration, len(urls))
-			start := time.Now()
-			semaphoreLoop(urls, func(i int, u string) {
-				t0 := time.Now()
-				_ = getOnce(client, u)
-				own[i], sent[i] = time.Since(t0), t0.Sub(start)
-			})
-			mx.add(time.Since(start), own, sent)
-		}
-		mx.report(b)
-	})
+	b.Run(kase+"naive-noretry", semaphoreBench(func(client *http.Client, u string) { _ = getOnce(client, u) }))
 	// A hand-written loop that retries 5xx and resets as sluice does (3
 	// attempts, Retry-After honoured) but sleeps through each backoff in its
 	// slot: what a retry waiting inside the worker costs the batch.
-	b.Run(kase+"sleep-in-slot", func(b *testing.B) {
+	b.Run(kase+"sleep-in-slot", semaphoreBench(func(client *http.Client, u string) {
+		for attempt := 1; attempt <= 3; attempt++ {
+			err := getOnce(client, u)
+			var busy *busyError
+			switch {
+			case err == nil || attempt == 3:
+			case errors.As(err, &busy):
+				time.Sleep(busy.after)
+				continue
+			case !errors.Is(err, errNotFound):
+				time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+				continue
+			}
+			break
+		}
+	}))
+}
+
+// semaphoreBench benchmarks a hand-written loop that calls get for each URL
+// of a batch, mixConcurrency at a time, with its own client.
+func semaphoreBench(get func(client *http.Client, u string)) func(*testing.B) {
+	return func(b *testing.B) {
 		m := newMixServer(b)
 		client := &http.Client{Transport: mixTransport()}
 		b.Cleanup(client.CloseIdleConnections)
@@ -180,26 +182,13 @@ func BenchmarkFetchMix(b *testing.B) {
 			semaphoreLoop(urls, func(i int, u string) {
 				t0 := time.Now()
 				sent[i] = t0.Sub(start)
-				for attempt := 1; attempt <= 3; attempt++ {
-					err := getOnce(client, u)
-					var busy *busyError
-					switch {
-					case err == nil || attempt == 3:
-					case errors.As(err, &busy):
-						time.Sleep(busy.after)
-						continue
-					case !errors.Is(err, errNotFound):
-						time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
-						continue
-					}
-					break
-				}
+				get(client, u)
 				own[i] = time.Since(t0)
 			})
 			mx.add(time.Since(start), own, sent)
 		}
 		mx.report(b)
-	})
+	}
 }
 
 // mixCheck says whether a Result is what the mix asks for.
