@@ -21,20 +21,7 @@ const (
 
 func BenchmarkQueueNoop(b *testing.B) {
 	b.Run("1-submitter", func(b *testing.B) {
-		b.ReportAllocs()
-		q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		for i := 0; b.Loop(); i++ {
-			if err := q.Submit(ctx, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := q.Shutdown(ctx); err != nil {
-			b.Fatal(err)
-		}
+		benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity})
 	})
 	b.Run("parallel-submitters", func(b *testing.B) {
 		b.ReportAllocs()
@@ -55,6 +42,25 @@ func BenchmarkQueueNoop(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// benchOneSubmitter submits jobs to a queue with options o, handled by noop,
+// from one goroutine, and waits for the last job.
+func benchOneSubmitter(b *testing.B, o workqueue.Options[int]) {
+	b.ReportAllocs()
+	q, err := workqueue.New(noop, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		if err := q.Submit(ctx, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := q.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func BenchmarkPlainChannelNoop(b *testing.B) {
@@ -96,40 +102,14 @@ func BenchmarkPlainChannelNoop(b *testing.B) {
 // retry policy set (no job fails): the workers then also watch the retry
 // scheduler.
 func BenchmarkQueueNoopWithRetryPolicy(b *testing.B) {
-	b.ReportAllocs()
-	q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, Retry: &retry.Policy{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	for i := 0; b.Loop(); i++ {
-		if err := q.Submit(ctx, i); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := q.Shutdown(ctx); err != nil {
-		b.Fatal(err)
-	}
+	benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, Retry: &retry.Policy{}})
 }
 
 // BenchmarkQueueNoopWithJobTimeout is BenchmarkQueueNoop/1-submitter with a
 // JobTimeout set: every attempt then gets its own deadline, and its end is
 // compared with the clock.
 func BenchmarkQueueNoopWithJobTimeout(b *testing.B) {
-	b.ReportAllocs()
-	q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, JobTimeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	for i := 0; b.Loop(); i++ {
-		if err := q.Submit(ctx, i); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := q.Shutdown(ctx); err != nil {
-		b.Fatal(err)
-	}
+	benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, JobTimeout: time.Minute})
 }
 
 // BenchmarkQueueTrySubmitFull measures the rejection path of TrySubmit.
