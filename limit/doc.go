@@ -13,9 +13,10 @@
 // keys are bounded: entries are removed when a key goes idle, during calls the
 // caller already makes, never by a background sweeper.
 //
-// Compared with golang.org/x/sync/semaphore, [Semaphore]:
-//   - fails fast with [ErrTooLarge] when a request can never fit, instead of
-//     blocking until the context ends;
-//   - wakes the waiters behind a cancelled head waiter (x/sync issue #37852);
-//   - can be resized with [Semaphore.SetLimit] and reports [Semaphore.Stats].
+// When the waiter at the head of a [Semaphore]'s queue gives up (its context
+// ends), the waiters behind it that now fit are granted at once, as in
+// golang.org/x/sync/semaphore (the scenario of x/sync issue #37852). Unlike
+// x/sync/semaphore, [Semaphore] fails fast with [ErrTooLarge] when a request can
+// never fit, instead of blocking until the context ends, can be resized with
+// [Semaphore.SetLimit], and reports [Semaphore.Stats].
 package limit

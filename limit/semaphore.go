@@ -118,7 +118,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context, done <-chan struct{}, n int
 			s.remove(w)
 			if wasHead {
 				// The waiters behind a cancelled head may fit now
-				// (x/sync issue #37852).
+				// (the scenario of x/sync issue #37852).
 				s.grantLocked()
 			}
 			s.mu.Unlock()
