@@ -4,8 +4,13 @@
 // A [Dialer] opens the stream and a [stream.Client] keeps it open:
 //
 //	d := &sse.Dialer{URL: "https://example.com/events", LastEventID: saved}
-//	c, err := stream.New[sse.Event](d, stream.Options[sse.Event]{IdleTimeout: time.Minute})
-//	err := c.Run(ctx, func(ctx context.Context, ev sse.Event) error { ... })
+//	c, err := stream.New(d, stream.Options[sse.Event]{IdleTimeout: time.Minute})
+//	if err != nil {
+//		return err
+//	}
+//	err = c.Run(ctx, func(ctx context.Context, ev sse.Event) error {
+//		return handle(ctx, ev.ID, ev.Data) // save ev.ID once handled, to resume from it
+//	})
 //
 // The Dialer behaves as a browser's EventSource does, with these guarantees:
 //

@@ -5,8 +5,13 @@
 // [stream.Client] that reconnects, re-subscribes and checks liveness:
 //
 //	d := &websocket.Dialer{URL: "wss://example.com/feed"}
-//	c, err := stream.New[websocket.Message](d, stream.Options[websocket.Message]{...})
-//	err := c.Run(ctx, func(ctx context.Context, m websocket.Message) error { ... })
+//	c, err := stream.New(d, stream.Options[websocket.Message]{Heartbeat: 15 * time.Second})
+//	if err != nil {
+//		return err
+//	}
+//	err = c.Run(ctx, func(ctx context.Context, m websocket.Message) error {
+//		return handle(ctx, m.Data) // called in order, one message at a time
+//	})
 //
 // A [Conn] can also be used on its own. It reads whole messages up to the
 // Dialer's ReadLimit (1 MiB by default; a larger message is an error matching
