@@ -45,9 +45,9 @@
 // Each attempt first takes a slot of its host, then waits for the host's
 // rate limit or Crawl-delay, and only then takes a global slot. A request
 // queued behind a slow or busy host therefore never holds a global slot
-// that requests to other hosts could use. Options.Timeout bounds one
-// attempt from the moment it holds both slots, so waiting in a queue never
-// eats into it. Both slots are released before a retry's backoff.
+// that requests to other hosts could use. Options.AttemptTimeout is one
+// attempt's time limit; it starts when the request is sent, holding both
+// slots, so waiting in a queue never eats into it. Both slots are released before a retry's backoff.
 //
 // # Redirects
 //
@@ -55,8 +55,8 @@
 // every hop is a request to its own host: it waits for that host's slot,
 // rate or Crawl-delay and robots.txt verdict like a first request, after
 // the previous hop has given its slots back (so a hop never holds two
-// hosts' slots), and has its own Options.Timeout. A hop into a path that
-// robots.txt forbids ends the Result with ErrDisallowed, and is not sent.
+// hosts' slots), and has its own Options.AttemptTimeout. A hop into a path
+// that robots.txt forbids ends the Result with ErrDisallowed, and is not sent.
 // Methods, bodies, credential headers and Referer follow net/http's rules;
 // at most MaxRedirects redirects are followed, and a redirect that cannot be
 // followed is ErrRedirect. A retry starts again from the request's own URL.

@@ -46,7 +46,7 @@ func TestDoEndsWithTheRequestsContext(t *testing.T) {
 			}
 			return fakeResponse(r, http.StatusOK, "ok"), nil
 		})
-		f := newFetcher(t, Options{Client: client, PerHost: 1, Timeout: time.Minute, Retry: fastRetry(3)})
+		f := newFetcher(t, Options{Client: client, PerHost: 1, AttemptTimeout: time.Minute, Retry: fastRetry(3)})
 
 		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -55,7 +55,7 @@ func TestDoEndsWithTheRequestsContext(t *testing.T) {
 		start := time.Now()
 		r := f.Do(context.Background(), req)
 		require.ErrorIs(t, r.Err, context.DeadlineExceeded)
-		assert.NotErrorIs(t, r.Err, ErrTimeout)
+		assert.NotErrorIs(t, r.Err, ErrAttemptTimeout)
 		assert.Equal(t, OutcomeCanceled, r.Outcome())
 		assert.Equal(t, time.Second, time.Since(start))
 		assert.Equal(t, 1, r.Attempts, "not retried")

@@ -44,9 +44,11 @@ var (
 	// Nothing is retried.
 	ErrRedirect = errors.New("fetch: redirect not followed")
 
-	// ErrTimeout means an attempt ran longer than Options.Timeout. It is a
-	// transient failure: the attempt is retried if the request allows it.
-	ErrTimeout = errors.New("fetch: attempt timed out")
+	// ErrAttemptTimeout means an attempt ran longer than
+	// Options.AttemptTimeout. It is a transient failure: the attempt is
+	// retried if the request allows it. The caller's own deadline never
+	// matches it (that is the context's error).
+	ErrAttemptTimeout = errors.New("fetch: attempt timed out")
 )
 
 // StatusError is the error of a response whose final status is not 2xx.

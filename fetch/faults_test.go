@@ -46,19 +46,19 @@ func TestConnectionRefusedIsNetworkError(t *testing.T) {
 	assert.Equal(t, int64(1), f.Stats().NetworkErrors)
 }
 
-// A server that never answers is cut off by the attempt Timeout.
+// A server that never answers is cut off by AttemptTimeout.
 func TestStalledServerTimesOut(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	f := newFetcher(t, Options{Timeout: 30 * time.Millisecond, Retry: fastRetry(2)})
+	f := newFetcher(t, Options{AttemptTimeout: 30 * time.Millisecond, Retry: fastRetry(2)})
 	start := time.Now()
 	res := f.Get(context.Background(), srv.URL)
-	require.ErrorIs(t, res.Err, ErrTimeout)
+	require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 	assert.Equal(t, 2, res.Attempts, "a timeout is transient")
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Equal(t, int64(1), f.Stats().Timeouts)
 }
 
-// A body that trickles and then stalls is cut off by the same Timeout.
+// A body that trickles and then stalls is cut off by the same AttemptTimeout.
 func TestSlowBodyTimesOut(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
@@ -66,9 +66,9 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
-	f := newFetcher(t, Options{Timeout: 30 * time.Millisecond, Retry: NoRetry()})
+	f := newFetcher(t, Options{AttemptTimeout: 30 * time.Millisecond, Retry: NoRetry()})
 	res := f.Get(context.Background(), srv.URL)
-	require.ErrorIs(t, res.Err, ErrTimeout)
+	require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 	assert.Equal(t, http.StatusOK, res.Status)
 	assert.Nil(t, res.Body, "no partial body is returned")
 }

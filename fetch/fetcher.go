@@ -144,8 +144,8 @@ func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, sta
 // a disallowed path ends the Result with ErrDisallowed, unsent), then waits
 // for that host's slot, rate or Crawl-delay and a global slot, like a first
 // request; a hop never holds two hosts' slots. Each hop has its own
-// Options.Timeout. As in net/http: 301, 302 and 303 turn any method but
-// HEAD into a GET without body; 307 and 308 keep the method and send the
+// Options.AttemptTimeout. As in net/http: 301, 302 and 303 turn any method
+// but HEAD into a GET without body; 307 and 308 keep the method and send the
 // body again from req.GetBody (without GetBody, the chain stops with
 // ErrRedirect); Authorization, Cookie and the other credential headers are
 // dropped once a hop leaves the first host's domain and its subdomains;
@@ -405,7 +405,7 @@ func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *ht
 	defer f.release(releaseHost)
 
 	// The timeout starts now that the slots are held, not while waiting.
-	actx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	actx, cancel := context.WithTimeout(ctx, f.cfg.AttemptTimeout)
 	defer cancel()
 	var out *http.Request
 	if next == nil {
@@ -431,7 +431,7 @@ func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *ht
 			return nil, fmt.Errorf("%w: %w", ErrRedirect, err)
 		}
 		err = f.attemptError(ctx, actx, err)
-		if errors.Is(err, ErrTimeout) {
+		if errors.Is(err, ErrAttemptTimeout) {
 			// Only a timeout is a signal: a refused or cancelled request
 			// says nothing about the host's capacity.
 			f.feedback(key, err)
@@ -508,15 +508,15 @@ func (f *Fetcher) prepare(ctx context.Context, req *http.Request, n int) (*http.
 }
 
 // attemptError turns an error of client.Do or of reading the body into the
-// attempt's error: ErrTimeout when the attempt's own deadline passed, or a
-// transport timeout fired, while the caller's context is still live.
+// attempt's error: ErrAttemptTimeout when the attempt's own deadline passed,
+// or a transport timeout fired, while the caller's context is still live.
 func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
 	var ne net.Error
 	if errors.Is(actx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("%w after %v: %w", ErrTimeout, f.cfg.Timeout, err)
+		return fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, f.cfg.AttemptTimeout, err)
 	}
 	return err
 }
@@ -550,7 +550,7 @@ func (f *Fetcher) feedback(key string, err error) {
 		return
 	}
 	var se *StatusError
-	overload := errors.Is(err, ErrTimeout) ||
+	overload := errors.Is(err, ErrAttemptTimeout) ||
 		errors.As(err, &se) && (se.Status == http.StatusTooManyRequests || se.Status == http.StatusServiceUnavailable)
 	if overload {
 		f.hosts.Overload(key)
@@ -595,7 +595,7 @@ func transient(err error) bool {
 	if errors.As(err, &se) {
 		return transientStatus(se.Status)
 	}
-	if errors.Is(err, ErrTimeout) {
+	if errors.Is(err, ErrAttemptTimeout) {
 		return true
 	}
 	var dns *net.DNSError
@@ -609,7 +609,7 @@ func transient(err error) bool {
 // isNetworkError reports whether err is a failure of the connection:
 // refused, reset, broken, closed early, or timed out.
 func isNetworkError(err error) bool {
-	if errors.Is(err, ErrTimeout) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+	if errors.Is(err, ErrAttemptTimeout) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
 		return true

@@ -23,7 +23,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 	for name, o := range map[string]Options{
 		"Concurrency":     {Concurrency: -1},
 		"PerHost":         {PerHost: -1},
-		"Timeout":         {Timeout: -time.Second},
+		"AttemptTimeout":  {AttemptTimeout: -time.Second},
 		"MaxBodyBytes":    {MaxBodyBytes: -1},
 		"MinDelay":        {MinDelay: -1},
 		"rate and delay":  {MinDelay: time.Second, PerHostRate: 1},
@@ -47,7 +47,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 	assert.GreaterOrEqual(t, f.transport.MaxIdleConnsPerHost, DefaultPerHost)
 	assert.Positive(t, f.transport.ResponseHeaderTimeout)
 	assert.Positive(t, f.transport.TLSHandshakeTimeout)
-	assert.Zero(t, f.client.Timeout, "the per-attempt Timeout replaces a client-wide one")
+	assert.Zero(t, f.client.Timeout, "AttemptTimeout replaces a client-wide Timeout")
 }
 
 func TestGetReturnsBodyHeaderAndUserAgent(t *testing.T) {
@@ -339,7 +339,7 @@ func TestTimeoutExcludesSlotWait_aiohttp2648(t *testing.T) {
 				return nil, r.Context().Err()
 			}
 		})
-		f := newFetcher(t, Options{Client: client, PerHost: 1, Timeout: 50 * time.Millisecond, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: client, PerHost: 1, AttemptTimeout: 50 * time.Millisecond, Retry: NoRetry()})
 		urls := []string{"http://h/1", "http://h/2", "http://h/3", "http://h/4"}
 		start := time.Now()
 		for _, r := range f.All(context.Background(), urls) {
@@ -347,9 +347,9 @@ func TestTimeoutExcludesSlotWait_aiohttp2648(t *testing.T) {
 		}
 		assert.Equal(t, 120*time.Millisecond, time.Since(start), "served one at a time, none timed out in the queue")
 
-		slow := newFetcher(t, Options{Client: client, Timeout: 20 * time.Millisecond, Retry: NoRetry()})
+		slow := newFetcher(t, Options{Client: client, AttemptTimeout: 20 * time.Millisecond, Retry: NoRetry()})
 		res := slow.Get(context.Background(), "http://h/slow")
-		require.ErrorIs(t, res.Err, ErrTimeout)
+		require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 		assert.Equal(t, int64(1), slow.Stats().Timeouts)
 	})
 }
@@ -418,5 +418,5 @@ func TestHostKey(t *testing.T) {
 func TestErrorsMatch(t *testing.T) {
 	err := error(&StatusError{Method: "GET", URL: "http://x", Status: 503})
 	assert.Equal(t, "fetch: GET http://x: 503 Service Unavailable", err.Error())
-	assert.False(t, errors.Is(err, ErrTimeout))
+	assert.False(t, errors.Is(err, ErrAttemptTimeout))
 }

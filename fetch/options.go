@@ -17,7 +17,7 @@ import (
 const (
 	DefaultConcurrency    = 64
 	DefaultPerHost        = 8
-	DefaultTimeout        = 30 * time.Second
+	DefaultAttemptTimeout = 30 * time.Second
 	DefaultMaxBodyBytes   = 10 << 20
 	DefaultUserAgent      = "sluice-fetch/1.0"
 	DefaultRobotsTTL      = 24 * time.Hour
@@ -73,11 +73,13 @@ type Options struct {
 	// rate.Every(MinDelay) with a burst of 1; set one or the other, not both.
 	MinDelay time.Duration
 
-	// Timeout bounds each request sent, from the moment it holds its slots
-	// and is sent until its body is read (default 30s); each redirect hop
-	// has a Timeout of its own. Time spent waiting for a concurrency slot, a
-	// rate token, robots.txt or a retry backoff does not count.
-	Timeout time.Duration
+	// AttemptTimeout is one attempt's time limit (default 30s). It starts
+	// when the request is sent, holding its slots, and runs until its body is
+	// read; each redirect hop has an AttemptTimeout of its own. Time spent
+	// waiting for a concurrency slot, a rate token, robots.txt or a retry
+	// backoff does not count. An attempt that runs longer fails with
+	// ErrAttemptTimeout.
+	AttemptTimeout time.Duration
 
 	// Retry is the retry policy for transient failures. Nil means
 	// DefaultRetry(): 3 attempts in total, backoff from 200ms to 5s with full
@@ -103,8 +105,8 @@ type Options struct {
 	// connections per host, where N is the largest per-host cap (PerHost, the
 	// largest value of HostLimits, or the adaptive Max) but never above
 	// Concurrency; dial and TLS handshake timeouts set, a
-	// response header timeout equal to Timeout; and no client-wide Timeout
-	// (Timeout applies per attempt).
+	// response header timeout equal to AttemptTimeout; and no client-wide
+	// Timeout (AttemptTimeout applies per attempt).
 	//
 	// A caller-supplied Client is used through a copy that keeps its
 	// Transport, Jar and Timeout but does not follow redirects: the Fetcher
@@ -198,8 +200,8 @@ func (o Options) normalize() (config, error) {
 		return config{}, invalid("MinDelay %v < 0", o.MinDelay)
 	case o.MinDelay > 0 && o.PerHostRate > 0:
 		return config{}, invalid("set MinDelay or PerHostRate, not both")
-	case o.Timeout < 0:
-		return config{}, invalid("Timeout %v < 0", o.Timeout)
+	case o.AttemptTimeout < 0:
+		return config{}, invalid("AttemptTimeout %v < 0", o.AttemptTimeout)
 	case o.MaxBodyBytes < 0:
 		return config{}, invalid("MaxBodyBytes %d < 0", o.MaxBodyBytes)
 	case o.RobotsTTL < 0 || o.RobotsTTL > MaxRobotsTTL:
@@ -225,8 +227,8 @@ func (o Options) normalize() (config, error) {
 	if o.PerHostBurst == 0 {
 		o.PerHostBurst = 1
 	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
@@ -281,7 +283,7 @@ func newTransport(c config) *http.Transport {
 		MaxConnsPerHost:       perHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: c.Timeout, // never cuts an attempt short of Timeout
+		ResponseHeaderTimeout: c.AttemptTimeout, // never cuts an attempt short of AttemptTimeout
 		ExpectContinueTimeout: time.Second,
 	}
 }

@@ -20,7 +20,7 @@ const (
 	OutcomeOK                Outcome = iota // Err is nil: 2xx with the body read in full (Stats.OK)
 	OutcomeStatusError                      // final status not 2xx: a *StatusError (Stats.StatusErrors)
 	OutcomeNetworkError                     // connection refused, reset or closed early, and similar (Stats.NetworkErrors)
-	OutcomeTimeout                          // ErrTimeout: the last attempt ran longer than Options.Timeout (Stats.Timeouts)
+	OutcomeTimeout                          // ErrAttemptTimeout: the last attempt ran longer than Options.AttemptTimeout (Stats.Timeouts)
 	OutcomeTooLarge                         // ErrBodyTooLarge (Stats.TooLarge)
 	OutcomeDisallowed                       // ErrDisallowed: robots.txt forbids the URL or a redirect hop's URL (Stats.Disallowed)
 	OutcomeCanceled                         // the caller's context ended before the final outcome (Stats.Canceled)
@@ -65,13 +65,13 @@ func (o Outcome) String() string {
 //  5. The caller's context ended: OutcomeCanceled. That is a *retry.Error
 //     whose Reason is context.Canceled or context.DeadlineExceeded (ctx ended
 //     during a backoff or while a retry waited for its slot, even though the
-//     error also wraps the last attempt's *StatusError or ErrTimeout), or an
-//     error matching context.Canceled or context.DeadlineExceeded that does
-//     not match ErrTimeout.
+//     error also wraps the last attempt's *StatusError or
+//     ErrAttemptTimeout), or an error matching context.Canceled or
+//     context.DeadlineExceeded that does not match ErrAttemptTimeout.
 //  6. ErrBodyTooLarge: OutcomeTooLarge.
 //  7. A *StatusError: OutcomeStatusError (this includes ErrRedirect, which
 //     wraps the redirect response's *StatusError).
-//  8. ErrTimeout: OutcomeTimeout (an attempt timeout, not the caller's
+//  8. ErrAttemptTimeout: OutcomeTimeout (an attempt timeout, not the caller's
 //     deadline, which is rule 5).
 //  9. A network error: OutcomeNetworkError.
 //  10. Anything else: OutcomeOther.
@@ -95,13 +95,13 @@ func outcomeOf(err error) Outcome {
 		return OutcomeRobotsUnavailable
 	case errors.As(err, &re) && (re.Reason == context.Canceled || re.Reason == context.DeadlineExceeded):
 		return OutcomeCanceled // ctx ended during a backoff or a retry's wait
-	case !errors.Is(err, ErrTimeout) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+	case !errors.Is(err, ErrAttemptTimeout) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		return OutcomeCanceled
 	case errors.Is(err, ErrBodyTooLarge):
 		return OutcomeTooLarge
 	case errors.As(err, &se):
 		return OutcomeStatusError
-	case errors.Is(err, ErrTimeout):
+	case errors.Is(err, ErrAttemptTimeout):
 		return OutcomeTimeout
 	case isNetworkError(err):
 		return OutcomeNetworkError

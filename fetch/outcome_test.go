@@ -72,11 +72,11 @@ func TestResultOutcomeEachCategoryMatchesStats(t *testing.T) {
 		{"2xx", Options{}, context.Background(), ok.URL, OutcomeOK},
 		{"404", Options{}, context.Background(), notFound.URL, OutcomeStatusError},
 		{"reset", Options{Retry: fastRetry(2)}, context.Background(), reset + "/", OutcomeNetworkError},
-		{"attempt timeout", Options{Timeout: 20 * time.Millisecond, Retry: fastRetry(2)}, context.Background(), stall.URL, OutcomeTimeout},
+		{"attempt timeout", Options{AttemptTimeout: 20 * time.Millisecond, Retry: fastRetry(2)}, context.Background(), stall.URL, OutcomeTimeout},
 		{"too large", Options{MaxBodyBytes: 10}, context.Background(), big.URL, OutcomeTooLarge},
 		{"robots", Options{Robots: true}, context.Background(), robots.URL + "/page", OutcomeDisallowed},
 		{"canceled before", Options{}, canceled, ok.URL, OutcomeCanceled},
-		{"robots.txt unavailable", Options{Robots: true, Timeout: 20 * time.Millisecond}, context.Background(), stall.URL + "/page", OutcomeRobotsUnavailable},
+		{"robots.txt unavailable", Options{Robots: true, AttemptTimeout: 20 * time.Millisecond}, context.Background(), stall.URL + "/page", OutcomeRobotsUnavailable},
 		{"invalid URL", Options{}, context.Background(), "ftp://example.com/", OutcomeInvalid},
 		{"invalid port", Options{}, context.Background(), "http://127.0.0.1:99999/", OutcomeInvalid},
 	} {
@@ -92,18 +92,18 @@ func TestResultOutcomeEachCategoryMatchesStats(t *testing.T) {
 func TestOutcomeTellsAttemptTimeoutFromCallerDeadline(t *testing.T) {
 	stall := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 
-	f := newFetcher(t, Options{Timeout: 20 * time.Millisecond, Retry: NoRetry()})
+	f := newFetcher(t, Options{AttemptTimeout: 20 * time.Millisecond, Retry: NoRetry()})
 	res := f.Get(context.Background(), stall.URL)
-	require.ErrorIs(t, res.Err, ErrTimeout)
+	require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 	require.ErrorIs(t, res.Err, context.DeadlineExceeded, "the ambiguity Outcome resolves")
 	assertOutcome(t, f, res, OutcomeTimeout)
 
-	g := newFetcher(t, Options{Timeout: time.Minute, Retry: NoRetry()})
+	g := newFetcher(t, Options{AttemptTimeout: time.Minute, Retry: NoRetry()})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	res = g.Get(ctx, stall.URL)
 	require.ErrorIs(t, res.Err, context.DeadlineExceeded)
-	require.NotErrorIs(t, res.Err, ErrTimeout)
+	require.NotErrorIs(t, res.Err, ErrAttemptTimeout)
 	assertOutcome(t, g, res, OutcomeCanceled)
 }
 
@@ -141,7 +141,7 @@ func TestOutcomeOfExhaustedRetriesIsTheLastAttempts(t *testing.T) {
 			}
 			return fakeResponse(r, http.StatusServiceUnavailable, ""), nil // ...the second gets a 503
 		})
-		f := newFetcher(t, Options{Client: client, Timeout: time.Second, Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond}})
+		f := newFetcher(t, Options{Client: client, AttemptTimeout: time.Second, Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond}})
 		res := f.Get(context.Background(), "http://h/")
 		require.ErrorIs(t, res.Err, retry.ErrExhausted)
 		assertOutcome(t, f, res, OutcomeStatusError)
@@ -149,7 +149,7 @@ func TestOutcomeOfExhaustedRetriesIsTheLastAttempts(t *testing.T) {
 		g := newFetcher(t, Options{Client: fakeClient(func(r *http.Request) (*http.Response, error) {
 			<-r.Context().Done()
 			return nil, r.Context().Err()
-		}), Timeout: time.Second, Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond}})
+		}), AttemptTimeout: time.Second, Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond}})
 		res = g.Get(context.Background(), "http://h/")
 		require.ErrorIs(t, res.Err, retry.ErrExhausted)
 		assertOutcome(t, g, res, OutcomeTimeout)

@@ -73,10 +73,10 @@ func TestRobotsTimeoutIsUnavailableNotCanceled(t *testing.T) {
 			}
 			return fakeResponse(r, http.StatusOK, "page"), nil
 		})
-		f := newFetcher(t, Options{Client: client, Robots: true, Timeout: time.Second})
+		f := newFetcher(t, Options{Client: client, Robots: true, AttemptTimeout: time.Second})
 		res := f.Get(context.Background(), "http://h/page")
 		require.ErrorIs(t, res.Err, ErrRobotsUnavailable)
-		assert.ErrorIs(t, res.Err, ErrTimeout)
+		assert.ErrorIs(t, res.Err, ErrAttemptTimeout)
 		st := f.Stats()
 		assert.Equal(t, int64(1), st.RobotsUnavailable)
 		assert.Zero(t, st.Canceled)
@@ -138,12 +138,13 @@ func TestUnknownHostIsNotRetried(t *testing.T) {
 	assert.Equal(t, 3, res.Attempts)
 }
 
-// Options.Timeout bounds the whole attempt; the default transport must not
-// cut the wait for headers shorter than that (it used min(Timeout, 30s)).
-func TestDefaultTransportHeaderTimeoutNotShorterThanTimeout(t *testing.T) {
-	f := newFetcher(t, Options{Timeout: 2 * time.Minute})
+// Options.AttemptTimeout bounds the whole attempt; the default transport
+// must not cut the wait for headers shorter than that (it used
+// min(AttemptTimeout, 30s)).
+func TestDefaultTransportHeaderTimeoutNotShorterThanAttemptTimeout(t *testing.T) {
+	f := newFetcher(t, Options{AttemptTimeout: 2 * time.Minute})
 	assert.Equal(t, 2*time.Minute, f.transport.ResponseHeaderTimeout)
-	f = newFetcher(t, Options{Timeout: time.Second})
+	f = newFetcher(t, Options{AttemptTimeout: time.Second})
 	assert.Equal(t, time.Second, f.transport.ResponseHeaderTimeout)
 }
 

@@ -45,15 +45,15 @@ type Result struct {
 	// Err is nil for a 2xx response whose body was read in full. Otherwise
 	// it says why: a *StatusError (non-2xx final status), ErrBodyTooLarge,
 	// ErrDisallowed, ErrRobotsUnavailable, ErrInvalidRequest, ErrRedirect,
-	// ErrTimeout (attempt timeout), a network error, or the context's
+	// ErrAttemptTimeout, a network error, or the context's
 	// error. When retries ran out, or ctx ended during a backoff or while a
 	// retry waited for its slot, it is a *retry.Error that still wraps the
 	// last attempt's error, so errors.As finds the *StatusError (and Status
 	// and Header are that last response's).
 	//
 	// An error can match several of these with errors.Is and errors.As:
-	// like the net package's timeouts, an ErrTimeout error also matches
-	// context.DeadlineExceeded, and a context that ended during a retry's
+	// like the net package's timeouts, an ErrAttemptTimeout error also
+	// matches context.DeadlineExceeded, and a context that ended during a retry's
 	// backoff gives an error matching both the context's error and the last
 	// attempt's *StatusError. Use Outcome to classify Err into exactly one
 	// category (the one Stats counts), then errors.As for details.

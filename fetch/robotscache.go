@@ -207,7 +207,7 @@ func (c *robotsCache) get(ctx context.Context, target *url.URL, key string) (r r
 		return r, false, err
 	}
 	defer c.f.release(releaseHost)
-	actx, cancel := context.WithTimeout(ctx, c.f.cfg.Timeout)
+	actx, cancel := context.WithTimeout(ctx, c.f.cfg.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, target.String(), nil)
 	if err != nil {

@@ -20,7 +20,7 @@ type Stats struct {
 	OK            int64 // 2xx with the body read in full
 	StatusErrors  int64 // final status not 2xx (*StatusError)
 	NetworkErrors int64 // connection failures, resets (OutcomeNetworkError)
-	Timeouts      int64 // the last attempt timed out: ErrTimeout (OutcomeTimeout)
+	Timeouts      int64 // the last attempt timed out: ErrAttemptTimeout (OutcomeTimeout)
 	TooLarge      int64 // ErrBodyTooLarge
 	Disallowed    int64 // ErrDisallowed
 	Canceled      int64 // the caller's context ended first

@@ -235,7 +235,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 
 	// Stage 1, fetch: Stream pulls URLs lazily and keeps at most Fetchers
 	// in progress. While this loop is blocked in Submit, it pulls no more.
-	f, err := fetch.New(fetch.Options{Concurrency: cfg.Fetchers, PerHost: cfg.Fetchers, Timeout: 5 * time.Second})
+	f, err := fetch.New(fetch.Options{Concurrency: cfg.Fetchers, PerHost: cfg.Fetchers, AttemptTimeout: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}

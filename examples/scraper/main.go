@@ -12,7 +12,7 @@
 //
 //	go run ./examples/scraper
 //	go run ./examples/scraper -n 500 -o results.jsonl
-//	go run ./examples/scraper -urls urls.txt -per-host 4 -timeout 10s
+//	go run ./examples/scraper -urls urls.txt -per-host 4 -attempt-timeout 10s
 //
 // With -urls, the file holds one URL per line (blank lines and # comments
 // are skipped) and every host gets the -per-host cap.
@@ -86,16 +86,16 @@ func exitStatus(err error) int {
 }
 
 type config struct {
-	N           int            // pages to fetch from the embedded sites
-	URLs        []string       // real URLs instead (-urls FILE)
-	Out         string         // write one JSON result per line here
-	Concurrency int            // requests in flight, all hosts together
-	PerHost     int            // requests in flight per host
-	HostCaps    map[string]int // other caps for some hosts (fetch.Options.HostLimits)
-	Timeout     time.Duration  // per attempt
-	Seed        uint64         // embedded sites' faults
-	Live        bool           // progress as one rewritten line (a terminal)
-	Progress    time.Duration  // how often to report progress
+	N              int            // pages to fetch from the embedded sites
+	URLs           []string       // real URLs instead (-urls FILE)
+	Out            string         // write one JSON result per line here
+	Concurrency    int            // requests in flight, all hosts together
+	PerHost        int            // requests in flight per host
+	HostCaps       map[string]int // other caps for some hosts (fetch.Options.HostLimits)
+	AttemptTimeout time.Duration  // one attempt's time limit
+	Seed           uint64         // embedded sites' faults
+	Live           bool           // progress as one rewritten line (a terminal)
+	Progress       time.Duration  // how often to report progress
 }
 
 func main() {
@@ -134,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Out, "o", "", "write results as JSON lines to this file")
 	fs.IntVar(&cfg.Concurrency, "c", 16, "requests in flight, all hosts together")
 	fs.IntVar(&cfg.PerHost, "per-host", 8, "requests in flight per host")
-	fs.DurationVar(&cfg.Timeout, "timeout", time.Second, "timeout of one attempt")
+	fs.DurationVar(&cfg.AttemptTimeout, "attempt-timeout", time.Second, "time limit of one attempt, from when it is sent")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the embedded sites")
 	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of progress lines when not on a terminal (0: none)")
 	if err := fs.Parse(args); err != nil {
@@ -157,8 +157,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func (cfg config) check() error {
-	if cfg.N < 0 || cfg.Concurrency < 1 || cfg.PerHost < 1 || cfg.Timeout <= 0 {
-		return fmt.Errorf("%w: need -n >= 0, -c >= 1, -per-host >= 1 and -timeout > 0", errUsage)
+	if cfg.N < 0 || cfg.Concurrency < 1 || cfg.PerHost < 1 || cfg.AttemptTimeout <= 0 {
+		return fmt.Errorf("%w: need -n >= 0, -c >= 1, -per-host >= 1 and -attempt-timeout > 0", errUsage)
 	}
 	return nil
 }
@@ -213,10 +213,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	// One Fetcher for every host: one global cap, one connection pool, one
 	// set of Stats. HostLimits gives the fragile hosts smaller caps.
 	f, err := fetch.New(fetch.Options{
-		Concurrency: cfg.Concurrency, // all hosts together
-		PerHost:     cfg.PerHost,
-		HostLimits:  cfg.HostCaps,
-		Timeout:     cfg.Timeout, // per attempt; waiting for a slot does not count
+		Concurrency:    cfg.Concurrency, // all hosts together
+		PerHost:        cfg.PerHost,
+		HostLimits:     cfg.HostCaps,
+		AttemptTimeout: cfg.AttemptTimeout, // from when it is sent; waiting for a slot does not count
 		Retry: &retry.Policy{
 			MaxAttempts: 3,
 			Initial:     100 * time.Millisecond,

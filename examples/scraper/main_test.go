@@ -27,7 +27,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func testConfig() config {
-	return config{N: 200, Concurrency: 16, PerHost: 8, Timeout: time.Second,
+	return config{N: 200, Concurrency: 16, PerHost: 8, AttemptTimeout: time.Second,
 		Seed: 1, Progress: 500 * time.Millisecond}
 }
 
@@ -177,7 +177,7 @@ func TestReasonFollowsOutcome(t *testing.T) {
 	for want, r := range map[string]fetch.Result{
 		"canceled": {Status: 503, Err: &retry.Error{Reason: context.Canceled,
 			Last: &fetch.StatusError{Status: 503}, Attempts: 1}}, // Ctrl+C during the backoff
-		"attempt timeout": {Err: fmt.Errorf("%w: %w", fetch.ErrTimeout, context.DeadlineExceeded)},
+		"attempt timeout": {Err: fmt.Errorf("%w: %w", fetch.ErrAttemptTimeout, context.DeadlineExceeded)},
 		"HTTP 404":        {Status: 404, Err: &fetch.StatusError{Status: 404}},
 		"ok":              {Body: []byte("x")},
 	} {

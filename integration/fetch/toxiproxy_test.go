@@ -31,13 +31,13 @@ func quickRetry() *retry.Policy {
 }
 
 // Latency below the attempt timeout costs time, nothing else.
-func TestToxiproxyLatencyWithinTimeoutSucceeds(t *testing.T) {
+func TestToxiproxyLatencyWithinAttemptTimeoutSucceeds(t *testing.T) {
 	t.Parallel()
 	ng, proxy, base := behindToxiproxy(t, map[string]string{"p": "slow but fine"}, "")
 	_, err := proxy.AddToxic("latency", "latency", "downstream", 1, toxiproxy.Attributes{"latency": 300})
 	require.NoError(t, err)
 
-	f := newFetcher(t, fetch.Options{Timeout: 5 * time.Second, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{AttemptTimeout: 5 * time.Second, Retry: fetch.NoRetry()})
 	r := f.Get(context.Background(), base+"/p")
 	require.NoError(t, r.Err)
 	assert.Equal(t, "slow but fine", string(r.Body))
@@ -54,9 +54,9 @@ func TestToxiproxyStalledConnectionIsAnAttemptTimeoutAndRetried(t *testing.T) {
 	_, err := proxy.AddToxic("stall", "timeout", "upstream", 1, toxiproxy.Attributes{"timeout": 0})
 	require.NoError(t, err)
 
-	f := newFetcher(t, fetch.Options{Timeout: 400 * time.Millisecond, Retry: quickRetry()})
+	f := newFetcher(t, fetch.Options{AttemptTimeout: 400 * time.Millisecond, Retry: quickRetry()})
 	r := f.Get(context.Background(), base+"/p")
-	require.ErrorIs(t, r.Err, fetch.ErrTimeout)
+	require.ErrorIs(t, r.Err, fetch.ErrAttemptTimeout)
 	assert.Equal(t, fetch.OutcomeTimeout, r.Outcome())
 	assert.Equal(t, 3, r.Attempts, "an attempt timeout is transient: retried")
 	assert.GreaterOrEqual(t, r.Duration, 3*400*time.Millisecond)
