@@ -1,0 +1,101 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+)
+
+// attemptError turns an error of client.Do or of reading the body into the
+// attempt's error: ErrAttemptTimeout when the attempt's own deadline passed,
+// or a transport timeout fired, while the caller's context is still live.
+func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(actx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, f.cfg.AttemptTimeout, err)
+	}
+	return err
+}
+
+// statusError drains and closes a non-2xx response and returns its
+// *StatusError, marked with the Retry-After wait if the header has one.
+func (f *Fetcher) statusError(req *http.Request, resp *http.Response) error {
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, snippetBytes))
+	drainAndClose(resp.Body)
+	se := &StatusError{Method: methodOf(req), URL: req.URL.Redacted(), Status: resp.StatusCode, Body: snippet}
+	if !transientStatus(resp.StatusCode) {
+		return se
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if d, ok := retry.ParseRetryAfter(v, time.Now()); ok {
+			return retry.After(se, d)
+		}
+	}
+	return se
+}
+
+func methodOf(req *http.Request) string {
+	if req.Method == "" {
+		return http.MethodGet
+	}
+	return req.Method
+}
+
+// transient reports whether an attempt's error is worth another attempt.
+func transient(err error) bool {
+	if errors.Is(err, errGetBody) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrRedirect) ||
+		errors.Is(err, ErrDisallowed) || errors.Is(err, ErrRobotsUnavailable) || errors.Is(err, ErrInvalidRequest) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return transientStatus(se.Status)
+	}
+	if errors.Is(err, ErrAttemptTimeout) {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		// "no such host" stays so; a DNS timeout or SERVFAIL may not.
+		return dns.IsTimeout || dns.IsTemporary
+	}
+	return isNetworkError(err)
+}
+
+// isNetworkError reports whether err is a failure of the connection:
+// refused, reset, broken, closed early, or timed out.
+func isNetworkError(err error) bool {
+	if errors.Is(err, ErrAttemptTimeout) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.IsTimeout || dns.IsTemporary
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// net/http reports a connection closed before the response as a plain
+	// error; match its wording as the last resort.
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "server closed") ||
+		strings.Contains(msg, "broken pipe")
+}
