@@ -105,11 +105,11 @@ func BenchmarkQueueNoopWithRetryPolicy(b *testing.B) {
 	benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, Retry: &retry.Policy{}})
 }
 
-// BenchmarkQueueNoopWithJobTimeout is BenchmarkQueueNoop/1-submitter with a
-// JobTimeout set: every attempt then gets its own deadline, and its end is
+// BenchmarkQueueNoopWithAttemptTimeout is BenchmarkQueueNoop/1-submitter with a
+// AttemptTimeout set: every attempt then gets its own deadline, and its end is
 // compared with the clock.
-func BenchmarkQueueNoopWithJobTimeout(b *testing.B) {
-	benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, JobTimeout: time.Minute})
+func BenchmarkQueueNoopWithAttemptTimeout(b *testing.B) {
+	benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, AttemptTimeout: time.Minute})
 }
 
 // BenchmarkQueueTrySubmitFull measures the rejection path of TrySubmit.

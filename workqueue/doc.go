@@ -10,16 +10,16 @@
 // job's failure does not concern the others: it applies backpressure to
 // producers (Submit blocks while the buffer is full), retries failed jobs
 // with backoff without holding a worker, and reports each job's own outcome
-// through Options.OnDone.
+// through Options.OnResult.
 //
 // # Lifecycle and guarantees
 //
 // New starts the workers. Submit and TrySubmit add jobs; once either returns
 // nil the queue owns the job, and the job ends in exactly one Outcome:
-// Succeeded, Failed (the dead-letter path: retries exhausted or a permanent
-// error), Canceled (running or awaiting a retry when a Shutdown's context
-// ended) or Dropped (never started before then). OnDone is called once per
-// accepted job, and Stats counts them.
+// OutcomeSucceeded, OutcomeFailed (the dead-letter path: retries exhausted or
+// a permanent error), OutcomeCanceled (running or awaiting a retry when a
+// Shutdown's context ended) or OutcomeDropped (never started before then).
+// OnResult receives each job's Result once, and Stats counts them.
 //
 // Wait joins without closing. Close stops intake and lets the backlog finish
 // in the background. Shutdown closes, waits for the backlog and, if its
@@ -30,9 +30,10 @@
 // most MaxRetrying+Workers-1 awaiting a retry, held by a single scheduler
 // goroutine with one timer.
 //
-// Options.JobTimeout bounds each attempt. The clock decides an overrun: an
-// attempt whose handler returns at or after its deadline has failed (see
-// ErrJobTimeout), even if it returned nil before its context's timer fired.
+// Options.AttemptTimeout bounds each attempt. The clock decides an overrun:
+// an attempt whose handler returns at or after its deadline has failed (see
+// ErrAttemptTimeout), even if it returned nil before its context's timer
+// fired.
 //
 // A handler that panics or calls runtime.Goexit fails its attempt (see
 // PanicError and ErrGoexit); the worker goes on.

@@ -13,11 +13,12 @@ var (
 	// ErrFull is returned by TrySubmit when the buffer holds Capacity jobs.
 	ErrFull = errors.New("workqueue: queue full")
 
-	// ErrJobTimeout is the cause of a handler's context ending at JobTimeout.
-	// An attempt whose handler returned at or after its deadline fails with
-	// an error matching both ErrJobTimeout and context.DeadlineExceeded,
+	// ErrAttemptTimeout means that an attempt ran longer than
+	// Options.AttemptTimeout. It is the cause of the handler's context ending
+	// then, and an attempt that returned at or after its deadline fails with
+	// an error matching both ErrAttemptTimeout and context.DeadlineExceeded,
 	// even if the handler returned nil.
-	ErrJobTimeout = errors.New("workqueue: job timeout")
+	ErrAttemptTimeout = errors.New("workqueue: attempt timeout")
 
 	// ErrGoexit is the error of an attempt whose handler called
 	// runtime.Goexit (as t.FailNow does) instead of returning.

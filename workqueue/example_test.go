@@ -24,10 +24,10 @@ func ExampleNew() {
 		Workers:  4,
 		Capacity: 16,
 		Retry:    &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond},
-		OnDone: func(o workqueue.Outcome[string]) {
+		OnResult: func(o workqueue.Result[string]) {
 			mu.Lock()
 			defer mu.Unlock()
-			lines = append(lines, fmt.Sprintf("%q: %v after %d attempt(s), err=%v", o.Job, o.Status, o.Attempts, o.Err))
+			lines = append(lines, fmt.Sprintf("%q: %v after %d attempt(s), err=%v", o.Job, o.Outcome, o.Attempts, o.Err))
 		},
 	})
 	if err != nil {
@@ -82,7 +82,7 @@ func ExampleQueue_Wait() {
 func ExampleQueue_Shutdown() {
 	started := make(chan struct{})
 	var once sync.Once
-	counts := map[workqueue.Status]int{}
+	counts := map[workqueue.Outcome]int{}
 	var mu sync.Mutex
 	q, _ := workqueue.New(func(ctx context.Context, _ int) error {
 		once.Do(func() { close(started) })
@@ -91,10 +91,10 @@ func ExampleQueue_Shutdown() {
 	}, workqueue.Options[int]{
 		Workers:  1,
 		Capacity: 3,
-		OnDone: func(o workqueue.Outcome[int]) {
+		OnResult: func(o workqueue.Result[int]) {
 			mu.Lock()
 			defer mu.Unlock()
-			counts[o.Status]++
+			counts[o.Outcome]++
 		},
 	})
 	for i := range 4 {
@@ -106,7 +106,7 @@ func ExampleQueue_Shutdown() {
 	defer cancel()
 	err := q.Shutdown(ctx) // the deadline passes: cancel the running job, drop the rest
 	fmt.Println(errors.Is(err, workqueue.ErrShutdown), errors.Is(err, context.DeadlineExceeded))
-	fmt.Println("canceled:", counts[workqueue.Canceled], "dropped:", counts[workqueue.Dropped])
+	fmt.Println("canceled:", counts[workqueue.OutcomeCanceled], "dropped:", counts[workqueue.OutcomeDropped])
 	fmt.Println(q.Submit(context.Background(), 99))
 	// Output:
 	// true true

@@ -16,24 +16,24 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// outcomes records every OnDone call, keyed by job.
+// outcomes records every OnResult call, keyed by job.
 type outcomes[T comparable] struct {
 	mu  sync.Mutex
-	all map[T][]workqueue.Outcome[T]
+	all map[T][]workqueue.Result[T]
 }
 
 func newOutcomes[T comparable]() *outcomes[T] {
-	return &outcomes[T]{all: make(map[T][]workqueue.Outcome[T])}
+	return &outcomes[T]{all: make(map[T][]workqueue.Result[T])}
 }
 
-func (o *outcomes[T]) record(out workqueue.Outcome[T]) {
+func (o *outcomes[T]) record(out workqueue.Result[T]) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.all[out.Job] = append(o.all[out.Job], out)
 }
 
 // one returns the single outcome of job, failing if there is not exactly one.
-func (o *outcomes[T]) one(t *testing.T, job T) workqueue.Outcome[T] {
+func (o *outcomes[T]) one(t *testing.T, job T) workqueue.Result[T] {
 	t.Helper()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -42,13 +42,13 @@ func (o *outcomes[T]) one(t *testing.T, job T) workqueue.Outcome[T] {
 	return got[0]
 }
 
-func (o *outcomes[T]) count(s workqueue.Status) int {
+func (o *outcomes[T]) count(s workqueue.Outcome) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for _, outs := range o.all {
 		for _, out := range outs {
-			if out.Status == s {
+			if out.Outcome == s {
 				n++
 			}
 		}

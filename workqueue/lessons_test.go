@@ -106,8 +106,8 @@ func TestHandlerCallingGoexitDoesNotHangShutdown_pond135(t *testing.T) {
 				Initial:     time.Millisecond,
 				Retryable:   func(error) bool { return true },
 			},
-			OnDone: rec.record,
-			Logger: discard(),
+			OnResult: rec.record,
+			Logger:   discard(),
 		})
 		require.NoError(t, err)
 		for i := range 6 {
@@ -116,14 +116,14 @@ func TestHandlerCallingGoexitDoesNotHangShutdown_pond135(t *testing.T) {
 		require.NoError(t, q.Shutdown(t.Context()))
 
 		o0 := rec.one(t, 0)
-		assert.Equal(t, workqueue.Failed, o0.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, o0.Outcome)
 		assert.Equal(t, 3, o0.Attempts, "each Goexit is a failed attempt")
 		assert.ErrorIs(t, o0.Err, workqueue.ErrGoexit)
 		o1 := rec.one(t, 1)
-		assert.Equal(t, workqueue.Succeeded, o1.Status)
+		assert.Equal(t, workqueue.OutcomeSucceeded, o1.Outcome)
 		assert.Equal(t, 2, o1.Attempts)
 		for i := 2; i < 6; i++ {
-			assert.Equal(t, workqueue.Succeeded, rec.one(t, i).Status, "the worker was replaced")
+			assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, i).Outcome, "the worker was replaced")
 		}
 		requireQuiescent(t, q.Stats())
 	})
@@ -192,7 +192,7 @@ func TestHandlerSubmittingToItsOwnFullQueueDoesNotDeadlock_ants197(t *testing.T)
 func TestSubmitRacingCloseAndShutdownNeverPanicsOrLosesJobs_gammazero76(t *testing.T) {
 	for round := range 30 {
 		var mu sync.Mutex
-		reported := map[int]workqueue.Status{}
+		reported := map[int]workqueue.Outcome{}
 		dup := 0
 		q, err := workqueue.New(func(ctx context.Context, job int) error {
 			if job%7 == 0 {
@@ -205,13 +205,13 @@ func TestSubmitRacingCloseAndShutdownNeverPanicsOrLosesJobs_gammazero76(t *testi
 			Capacity: 4,
 			Retry:    &retry.Policy{MaxAttempts: 2, Initial: time.Microsecond},
 			Logger:   discard(),
-			OnDone: func(o workqueue.Outcome[int]) {
+			OnResult: func(o workqueue.Result[int]) {
 				mu.Lock()
 				defer mu.Unlock()
 				if _, ok := reported[o.Job]; ok {
 					dup++
 				}
-				reported[o.Job] = o.Status
+				reported[o.Job] = o.Outcome
 			},
 		})
 		require.NoError(t, err)
@@ -396,7 +396,7 @@ func TestTimedOutJobsAreNotCountedAsSuccesses_pond84(t *testing.T) {
 				return nil
 			}
 			return nil
-		}, workqueue.Options[string]{Workers: 3, JobTimeout: time.Second, OnDone: rec.record})
+		}, workqueue.Options[string]{Workers: 3, AttemptTimeout: time.Second, OnResult: rec.record})
 		require.NoError(t, err)
 		for _, job := range []string{"respects ctx", "ignores ctx", "fast"} {
 			require.NoError(t, q.Submit(t.Context(), job))
@@ -404,11 +404,11 @@ func TestTimedOutJobsAreNotCountedAsSuccesses_pond84(t *testing.T) {
 		require.NoError(t, q.Shutdown(t.Context()))
 		for _, job := range []string{"respects ctx", "ignores ctx"} {
 			o := rec.one(t, job)
-			assert.Equal(t, workqueue.Failed, o.Status, job)
-			assert.ErrorIs(t, o.Err, workqueue.ErrJobTimeout, job)
+			assert.Equal(t, workqueue.OutcomeFailed, o.Outcome, job)
+			assert.ErrorIs(t, o.Err, workqueue.ErrAttemptTimeout, job)
 			assert.ErrorIs(t, o.Err, context.DeadlineExceeded, job)
 		}
-		assert.Equal(t, workqueue.Succeeded, rec.one(t, "fast").Status)
+		assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, "fast").Outcome)
 		st := q.Stats()
 		requireQuiescent(t, st)
 		assert.EqualValues(t, 1, st.Succeeded)
@@ -423,7 +423,7 @@ func TestDroppedJobsAreCountedAndReported_pond100(t *testing.T) {
 		q, err := workqueue.New(func(ctx context.Context, _ int) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}, workqueue.Options[int]{Workers: 1, Capacity: 10, OnDone: rec.record, Logger: discard()})
+		}, workqueue.Options[int]{Workers: 1, Capacity: 10, OnResult: rec.record, Logger: discard()})
 		require.NoError(t, err)
 		for i := range 11 {
 			require.NoError(t, q.Submit(t.Context(), i))
@@ -436,7 +436,7 @@ func TestDroppedJobsAreCountedAndReported_pond100(t *testing.T) {
 		requireQuiescent(t, st)
 		assert.EqualValues(t, 10, st.Dropped)
 		assert.EqualValues(t, 1, st.Canceled)
-		assert.Equal(t, 10, rec.count(workqueue.Dropped))
+		assert.Equal(t, 10, rec.count(workqueue.OutcomeDropped))
 		assert.Equal(t, 11, rec.jobs())
 	})
 }
@@ -456,7 +456,7 @@ func TestShutdownDoesNotReportDoneWhileJobsAreQueuedOrRetrying_k8s141079(t *test
 			Workers:  2,
 			Capacity: 10,
 			Retry:    &retry.Policy{Initial: 5 * time.Second, Jitter: retry.JitterNone},
-			OnDone:   func(workqueue.Outcome[int]) { done.Add(1) },
+			OnResult: func(workqueue.Result[int]) { done.Add(1) },
 		})
 		require.NoError(t, err)
 		for i := range 12 {
@@ -486,10 +486,10 @@ func ExampleQueue_Stats() {
 	// Output: 5 5 0
 }
 
-// pond #135, in a hook: OnDone calling runtime.Goexit (as require does in a
+// pond #135, in a hook: OnResult calling runtime.Goexit (as require does in a
 // test's hook, through t.FailNow) ended the worker or the retry scheduler
 // before the job was released, so Wait and Shutdown hung forever.
-func TestOnDoneCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
+func TestOnResultCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
 	// On the workers: after a success, after a handler's own Goexit, and
 	// for a retry canceled by a forced shutdown.
 	synctest.Test(t, func(t *testing.T) {
@@ -501,7 +501,7 @@ func TestOnDoneCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
 			return nil
 		}, workqueue.Options[int]{
 			Workers: 2,
-			OnDone: func(o workqueue.Outcome[int]) {
+			OnResult: func(o workqueue.Result[int]) {
 				calls.Add(1)
 				if o.Job%2 == 1 {
 					runtime.Goexit()
@@ -533,7 +533,7 @@ func TestOnDoneCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
 			workqueue.Options[int]{
 				Workers: 2,
 				Retry:   &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone, Retryable: func(error) bool { return true }},
-				OnDone: func(o workqueue.Outcome[int]) {
+				OnResult: func(o workqueue.Result[int]) {
 					rec.record(o)
 					runtime.Goexit()
 				},
@@ -549,7 +549,7 @@ func TestOnDoneCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
 		cancel()
 		require.ErrorIs(t, q.Shutdown(ctx), workqueue.ErrShutdown)
 		for i := range 5 {
-			assert.Equal(t, workqueue.Canceled, rec.one(t, i).Status)
+			assert.Equal(t, workqueue.OutcomeCanceled, rec.one(t, i).Outcome)
 		}
 		st := q.Stats()
 		requireQuiescent(t, st)

@@ -20,7 +20,7 @@ const DefaultMaxRetrying = 1024
 
 // Options configures a Queue. The zero value is valid and gives
 // runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, no retries, no
-// per-attempt timeout, no OnDone hook and no logging.
+// per-attempt timeout, no OnResult hook and no logging.
 type Options[T any] struct {
 	// Workers is the number of goroutines that call the handler, at most
 	// MaxWorkers. Zero means runtime.GOMAXPROCS(0) as seen by New.
@@ -48,53 +48,54 @@ type Options[T any] struct {
 	// Ignored when Retry is nil.
 	MaxRetrying int
 
-	// JobTimeout, if positive, bounds each attempt: the handler's context
-	// ends JobTimeout after the attempt started (with cause ErrJobTimeout).
+	// AttemptTimeout, if positive, is one attempt's time limit: the
+	// handler's context ends AttemptTimeout after the attempt started (with
+	// cause ErrAttemptTimeout).
 	// The clock decides an overrun: an attempt whose handler returns at or
-	// after that deadline fails with an error matching ErrJobTimeout and
+	// after that deadline fails with an error matching ErrAttemptTimeout and
 	// context.DeadlineExceeded, even if it returned nil and whether or not
 	// the context had ended yet, and is retried like any failed attempt. One
 	// that returns before the deadline keeps its result. Zero means no
 	// timeout.
-	JobTimeout time.Duration
+	AttemptTimeout time.Duration
 
-	// OnDone, if non-nil, is called exactly once for every accepted job, when
-	// it reaches its terminal Status. It is called from the queue's worker
-	// and retry goroutines and from the goroutine calling Shutdown, possibly
-	// concurrently, so it must be safe for concurrent use; a worker is busy
-	// until it returns, so it should not block for long. A panic in OnDone is
-	// recovered and logged at error level; the job still counts as reported.
-	// So does a runtime.Goexit (as t.FailNow calls), which still ends the
+	// OnResult, if non-nil, receives the Result of every accepted job
+	// exactly once, when the job has reached its Outcome. It is called from
+	// the queue's worker and retry goroutines and from the goroutine calling
+	// Shutdown, possibly concurrently, so it must be safe for concurrent use;
+	// a worker is busy until it returns, so it should not block for long. A
+	// panic in OnResult is recovered and logged at error level; the job still
+	// counts as reported. So does a runtime.Goexit (as t.FailNow calls), which still ends the
 	// goroutine: the queue replaces its own, and on the goroutine calling
 	// Shutdown, Shutdown does not return.
-	OnDone func(Outcome[T])
+	OnResult func(Result[T])
 
 	// Logger receives the rare events worth a human's attention: handler
-	// panics and Goexits, OnDone panics, forced shutdowns. Nil means no
-	// logging (every job's outcome still reaches OnDone and Stats). Nothing
+	// panics and Goexits, OnResult panics, forced shutdowns. Nil means no
+	// logging (every job's outcome still reaches OnResult and Stats). Nothing
 	// is logged per successful job.
 	Logger *slog.Logger
 }
 
 // config is Options with the defaults applied and the policy copied.
 type config[T any] struct {
-	workers     int
-	capacity    int
-	retry       *retry.Policy
-	maxRetrying int
-	jobTimeout  time.Duration
-	onDone      func(Outcome[T])
-	logger      *slog.Logger
+	workers        int
+	capacity       int
+	retry          *retry.Policy
+	maxRetrying    int
+	attemptTimeout time.Duration
+	onResult       func(Result[T])
+	logger         *slog.Logger
 }
 
 func (o Options[T]) config() (config[T], error) {
 	c := config[T]{
-		workers:     o.Workers,
-		capacity:    o.Capacity,
-		maxRetrying: o.MaxRetrying,
-		jobTimeout:  o.JobTimeout,
-		onDone:      o.OnDone,
-		logger:      o.Logger,
+		workers:        o.Workers,
+		capacity:       o.Capacity,
+		maxRetrying:    o.MaxRetrying,
+		attemptTimeout: o.AttemptTimeout,
+		onResult:       o.OnResult,
+		logger:         o.Logger,
 	}
 	switch {
 	case o.Workers < 0 || o.Workers > MaxWorkers:
@@ -103,8 +104,8 @@ func (o Options[T]) config() (config[T], error) {
 		return c, fmt.Errorf("workqueue: Capacity = %d, want 0 (default) to %d", o.Capacity, MaxCapacity)
 	case o.MaxRetrying < 0:
 		return c, fmt.Errorf("workqueue: MaxRetrying = %d, want 0 (default) or more", o.MaxRetrying)
-	case o.JobTimeout < 0:
-		return c, fmt.Errorf("workqueue: JobTimeout = %v, want 0 (none) or more", o.JobTimeout)
+	case o.AttemptTimeout < 0:
+		return c, fmt.Errorf("workqueue: AttemptTimeout = %v, want 0 (none) or more", o.AttemptTimeout)
 	}
 	if c.workers == 0 {
 		c.workers = min(runtime.GOMAXPROCS(0), MaxWorkers)

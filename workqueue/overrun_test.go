@@ -17,18 +17,18 @@ import (
 )
 
 // requireOverrun checks that o is the outcome of an attempt that overran
-// JobTimeout: Failed, with an error matching ErrJobTimeout and
+// AttemptTimeout: Failed, with an error matching ErrAttemptTimeout and
 // context.DeadlineExceeded.
-func requireOverrun[T any](t *testing.T, o workqueue.Outcome[T]) {
+func requireOverrun[T any](t *testing.T, o workqueue.Result[T]) {
 	t.Helper()
-	require.Equal(t, workqueue.Failed, o.Status, "job %v: %v", o.Job, o.Err)
-	require.ErrorIs(t, o.Err, workqueue.ErrJobTimeout)
+	require.Equal(t, workqueue.OutcomeFailed, o.Outcome, "job %v: %v", o.Job, o.Err)
+	require.ErrorIs(t, o.Err, workqueue.ErrAttemptTimeout)
 	require.ErrorIs(t, o.Err, context.DeadlineExceeded)
 }
 
 // Issue 10 item 11: an attempt whose handler returned nil after its
 // deadline, before the context's timer goroutine had run, was reported
-// Succeeded. On the fake clock a handler that sleeps exactly JobTimeout
+// Succeeded. On the fake clock a handler that sleeps exactly AttemptTimeout
 // returns at the very instant the timer fires, so either goroutine may run
 // first; by the clock it overran every time.
 func TestOverrunAttemptIsNotReportedSucceededWhenTheTimerHasNotFired(t *testing.T) {
@@ -43,7 +43,7 @@ func TestOverrunAttemptIsNotReportedSucceededWhenTheTimerHasNotFired(t *testing.
 				sawLiveCtx.Add(1)
 			}
 			return nil
-		}, workqueue.Options[int]{Workers: 8, Capacity: n, JobTimeout: timeout, OnDone: rec.record})
+		}, workqueue.Options[int]{Workers: 8, Capacity: n, AttemptTimeout: timeout, OnResult: rec.record})
 		require.NoError(t, err)
 		for i := range n {
 			require.NoError(t, q.Submit(t.Context(), i))
@@ -79,10 +79,10 @@ func TestOverrunAttemptIsRetriedLikeATimedOutOne(t *testing.T) {
 			}
 			return nil
 		}, workqueue.Options[string]{
-			Workers:    1,
-			JobTimeout: timeout,
-			Retry:      &retry.Policy{MaxAttempts: 2, Jitter: retry.JitterNone, Initial: time.Second},
-			OnDone:     rec.record,
+			Workers:        1,
+			AttemptTimeout: timeout,
+			Retry:          &retry.Policy{MaxAttempts: 2, Jitter: retry.JitterNone, Initial: time.Second},
+			OnResult:       rec.record,
 		})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), "ignores ctx"))
@@ -92,7 +92,7 @@ func TestOverrunAttemptIsRetriedLikeATimedOutOne(t *testing.T) {
 		require.NoError(t, q.Shutdown(t.Context()))
 		for _, job := range []string{"ignores ctx", "respects ctx"} {
 			o := rec.one(t, job)
-			assert.Equal(t, workqueue.Succeeded, o.Status, job)
+			assert.Equal(t, workqueue.OutcomeSucceeded, o.Outcome, job)
 			assert.Equal(t, 2, o.Attempts, job)
 		}
 		st := q.Stats()
@@ -114,25 +114,25 @@ func TestAttemptReturningBeforeItsDeadlineIsNeverAnOverrun(t *testing.T) {
 				return errOwn
 			}
 			return nil
-		}, workqueue.Options[string]{Workers: 2, JobTimeout: timeout, OnDone: rec.record})
+		}, workqueue.Options[string]{Workers: 2, AttemptTimeout: timeout, OnResult: rec.record})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), "succeeds"))
 		require.NoError(t, q.Submit(t.Context(), "fails"))
 		require.NoError(t, q.Shutdown(t.Context()))
-		assert.Equal(t, workqueue.Succeeded, rec.one(t, "succeeds").Status)
+		assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, "succeeds").Outcome)
 		o := rec.one(t, "fails")
-		assert.Equal(t, workqueue.Failed, o.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, o.Outcome)
 		assert.Same(t, errOwn, o.Err, "an attempt within its deadline keeps its own error")
 		requireQuiescent(t, q.Stats())
 	})
 }
 
-// Issue 10 item 11 on the real clock, as reported: JobTimeout 5ms, handlers
+// Issue 10 item 11 on the real clock, as reported: AttemptTimeout 5ms, handlers
 // that sleep 15ms and return nil, 2×GOMAXPROCS goroutines spinning beside
 // them. Before the fix a third of the attempts were reported Succeeded. The
 // test asserts by the clock, not by luck: every handler notes whether it saw
 // its own deadline pass before returning, and every such attempt must fail
-// with ErrJobTimeout. Jobs that return near the deadline exercise both sides.
+// with ErrAttemptTimeout. Jobs that return near the deadline exercise both sides.
 func TestOverrunAttemptsUnderCPULoadAreNeverReportedSucceeded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-clock stress test")
@@ -173,7 +173,7 @@ func TestOverrunAttemptsUnderCPULoadAreNeverReportedSucceeded(t *testing.T) {
 		}
 		late[job].Store(!time.Now().Before(deadline))
 		return nil
-	}, workqueue.Options[int]{Workers: 100, Capacity: n, JobTimeout: timeout, OnDone: rec.record})
+	}, workqueue.Options[int]{Workers: 100, Capacity: n, AttemptTimeout: timeout, OnResult: rec.record})
 	require.NoError(t, err)
 	for i := range n {
 		require.NoError(t, q.Submit(t.Context(), i))
@@ -186,13 +186,13 @@ func TestOverrunAttemptsUnderCPULoadAreNeverReportedSucceeded(t *testing.T) {
 	for i := range n {
 		o := rec.one(t, i)
 		if !late[i].Load() {
-			if o.Status != workqueue.Succeeded {
+			if o.Outcome != workqueue.OutcomeSucceeded {
 				requireOverrun(t, o) // returned in time, judged after the deadline: fine
 			}
 			continue
 		}
 		lateN++
-		if o.Status == workqueue.Succeeded {
+		if o.Outcome == workqueue.OutcomeSucceeded {
 			succeededLate++
 			continue
 		}

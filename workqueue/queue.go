@@ -25,10 +25,10 @@ import (
 // Memory is bounded: at most Capacity jobs in the buffer, Workers jobs
 // running and MaxRetrying+Workers-1 awaiting a retry. Retry state is held
 // only for jobs awaiting a retry, and the queue keeps no reference to a job
-// after its OnDone call.
+// after its OnResult call.
 type Queue[T any] struct {
 	handler    func(context.Context, T) error
-	onDone     func(Outcome[T])
+	onResult   func(Result[T])
 	policy     *retry.Policy // nil: no retries
 	timeout    time.Duration
 	logger     *slog.Logger
@@ -97,7 +97,7 @@ const maxShardedWorkers = 64
 // opts.Workers goroutines. It returns an error, and starts nothing, if opts
 // or handler is invalid.
 //
-// The handler's context ends when the attempt's JobTimeout expires or when a
+// The handler's context ends when the attempt's AttemptTimeout expires or when a
 // Shutdown's context ends. A nil return is success; an error is a failed
 // attempt, retried according to opts.Retry (wrap it with retry.Permanent to
 // fail at once). A panic or runtime.Goexit in the handler is a failed attempt
@@ -119,9 +119,9 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &Queue[T]{
 		handler:  handler,
-		onDone:   c.onDone,
+		onResult: c.onResult,
 		policy:   c.retry,
-		timeout:  c.jobTimeout,
+		timeout:  c.attemptTimeout,
 		logger:   c.logger,
 		jobs:     make(chan T, c.capacity),
 		closedCh: make(chan struct{}),
@@ -232,7 +232,7 @@ func (q *Queue[T]) Close() {
 }
 
 // Wait blocks until every job accepted so far has reached its outcome
-// (retries included) and OnDone has returned for it, or until ctx ends, in
+// (retries included) and OnResult has returned for it, or until ctx ends, in
 // which case it returns ctx.Err(). It does not close the queue, which keeps
 // accepting and running jobs; like sync.WaitGroup.Wait, it returns at a
 // moment when nothing is outstanding, so jobs submitted while it waits,
@@ -267,10 +267,10 @@ func (q *Queue[T]) Wait(ctx context.Context) error {
 // nil, after every goroutine the queue started has exited.
 //
 // If ctx ends first, Shutdown forces the end: the contexts of running
-// handlers are canceled, jobs awaiting a retry are reported Canceled, jobs
-// still in the buffer are reported Dropped, and a running job whose handler
-// then returns an error or overruns JobTimeout is reported Canceled (one that
-// returns nil in time still Succeeded). Shutdown then returns an error
+// handlers are canceled, jobs awaiting a retry end OutcomeCanceled, jobs
+// still in the buffer end OutcomeDropped, and a running job whose handler
+// then returns an error or overruns AttemptTimeout ends OutcomeCanceled (one
+// that returns nil in time still ends OutcomeSucceeded). Shutdown then returns an error
 // matching ErrShutdown and ctx.Err(), but only once every handler has
 // returned and every goroutine has exited: a handler that ignores its
 // context delays Shutdown past ctx's deadline for as long as it runs.
@@ -332,7 +332,7 @@ func (q *Queue[T]) Stats() Stats {
 	// the job first: every ended job was accepted, so the larger of the two
 	// counts is still no more than the jobs accepted by now.
 	s.Submitted = max(q.accepted.Load(), s.Succeeded+s.Failed+s.Canceled+s.Dropped)
-	// The rest is running, or in OnDone.
+	// The rest is running, or in OnResult.
 	live := s.Submitted - reported - int64(s.Queued) - int64(s.Retrying)
 	s.Running = int(min(int64(len(q.workers)), max(0, live)))
 	return s
@@ -358,7 +358,7 @@ func (q *Queue[T]) dropBuffered() {
 			if !ok {
 				return
 			}
-			q.finish(nil, Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
+			q.finish(nil, Result[T]{Job: job, Outcome: OutcomeDropped, Err: ErrShutdown})
 		default:
 			return
 		}
@@ -433,39 +433,39 @@ func (q *Queue[T]) maybeQuitLocked() {
 	}
 }
 
-// finish reports a terminal outcome: counts it, calls OnDone, and releases
+// finish reports a terminal outcome: counts it, calls OnResult, and releases
 // the job. w is the worker calling, or nil off the workers. Succeeded
 // outcomes are counted by the worker before the call.
-func (q *Queue[T]) finish(w *workerState, o Outcome[T]) {
-	switch o.Status {
-	case Failed:
+func (q *Queue[T]) finish(w *workerState, o Result[T]) {
+	switch o.Outcome {
+	case OutcomeFailed:
 		q.failed.Add(1)
-	case Canceled:
+	case OutcomeCanceled:
 		q.canceled.Add(1)
-	case Dropped:
+	case OutcomeDropped:
 		q.dropped.Add(1)
 	}
-	if q.onDone != nil {
-		q.callOnDone(w, o)
+	if q.onResult != nil {
+		q.callOnResult(w, o)
 	}
 	q.release(w)
 }
 
-// callOnDone calls OnDone, recovering a panic. If OnDone calls
+// callOnResult calls OnResult, recovering a panic. If OnResult calls
 // runtime.Goexit, it releases the job for finish before the goroutine ends.
-func (q *Queue[T]) callOnDone(w *workerState, o Outcome[T]) {
+func (q *Queue[T]) callOnResult(w *workerState, o Result[T]) {
 	returned := false
 	defer func() {
 		if returned {
 			return
 		}
 		if r := recover(); r != nil {
-			q.logger.Error("workqueue: OnDone panicked", "panic", r, "status", o.Status.String())
+			q.logger.Error("workqueue: OnResult panicked", "panic", r, "outcome", o.Outcome.String())
 			return
 		}
-		q.logger.Error("workqueue: OnDone called runtime.Goexit", "status", o.Status.String())
+		q.logger.Error("workqueue: OnResult called runtime.Goexit", "outcome", o.Outcome.String())
 		q.release(w)
 	}()
-	q.onDone(o)
+	q.onResult(o)
 	returned = true
 }

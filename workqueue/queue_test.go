@@ -29,7 +29,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		"negative capacity":    {Capacity: -1},
 		"too large capacity":   {Capacity: workqueue.MaxCapacity + 1},
 		"negative maxretrying": {MaxRetrying: -1},
-		"negative jobtimeout":  {JobTimeout: -time.Second},
+		"negative jobtimeout":  {AttemptTimeout: -time.Second},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -73,7 +73,7 @@ func TestEveryJobReportedExactlyOnceUnderTransientFailures(t *testing.T) {
 	const n = 100_000
 	synctest.Test(t, func(t *testing.T) {
 		var attempts, reported [n]atomic.Int32
-		var statuses [5]atomic.Int64
+		var outcomes [5]atomic.Int64
 		handler := func(_ context.Context, job int) error {
 			a := attempts[job].Add(1)
 			switch {
@@ -88,9 +88,9 @@ func TestEveryJobReportedExactlyOnceUnderTransientFailures(t *testing.T) {
 			Workers:  8,
 			Capacity: 64,
 			Retry:    &retry.Policy{MaxAttempts: 5, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-			OnDone: func(o workqueue.Outcome[int]) {
+			OnResult: func(o workqueue.Result[int]) {
 				reported[o.Job].Add(1)
-				statuses[o.Status].Add(1)
+				outcomes[o.Outcome].Add(1)
 			},
 		})
 		require.NoError(t, err)
@@ -108,8 +108,8 @@ func TestEveryJobReportedExactlyOnceUnderTransientFailures(t *testing.T) {
 		assert.EqualValues(t, n, st.Submitted)
 		assert.Equal(t, wantFailed, st.Failed)
 		assert.Equal(t, n-wantFailed, st.Succeeded)
-		assert.Equal(t, wantFailed, statuses[workqueue.Failed].Load())
-		assert.Equal(t, n-wantFailed, statuses[workqueue.Succeeded].Load())
+		assert.Equal(t, wantFailed, outcomes[workqueue.OutcomeFailed].Load())
+		assert.Equal(t, n-wantFailed, outcomes[workqueue.OutcomeSucceeded].Load())
 		assert.Equal(t, int64(n/5+n/25), wantRetries+n/1000/5, "sanity")
 		assert.Equal(t, int64(n/5+n/25), st.Retries)
 		require.NoError(t, q.Shutdown(t.Context()))
@@ -126,9 +126,9 @@ func TestFailedJobsCarryTheDeadLetterError(t *testing.T) {
 			}
 			return errTransient
 		}, workqueue.Options[string]{
-			Workers: 1,
-			Retry:   &retry.Policy{MaxAttempts: 3, Jitter: retry.JitterNone, Initial: time.Second},
-			OnDone:  rec.record,
+			Workers:  1,
+			Retry:    &retry.Policy{MaxAttempts: 3, Jitter: retry.JitterNone, Initial: time.Second},
+			OnResult: rec.record,
 		})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), "permanent"))
@@ -138,12 +138,12 @@ func TestFailedJobsCarryTheDeadLetterError(t *testing.T) {
 		assert.Equal(t, 3*time.Second, time.Since(start), "waits 1s then 2s between the three attempts")
 
 		p := rec.one(t, "permanent")
-		assert.Equal(t, workqueue.Failed, p.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, p.Outcome)
 		assert.Equal(t, 1, p.Attempts)
 		assert.Equal(t, errBad, p.Err, "the permanent error itself, unmarked")
 
 		tr := rec.one(t, "transient")
-		assert.Equal(t, workqueue.Failed, tr.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, tr.Outcome)
 		assert.Equal(t, 3, tr.Attempts)
 		assert.ErrorIs(t, tr.Err, retry.ErrExhausted)
 		assert.ErrorIs(t, tr.Err, errTransient, "wraps the last attempt's error")
@@ -235,7 +235,7 @@ func TestJobsAwaitingRetryAreBoundedByMaxRetrying(t *testing.T) {
 			Capacity:    2,
 			MaxRetrying: maxRetrying,
 			Retry:       &retry.Policy{Initial: time.Second},
-			OnDone: func(workqueue.Outcome[int]) {
+			OnResult: func(workqueue.Result[int]) {
 				peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
 			},
 		})
@@ -270,10 +270,10 @@ func TestHandlerPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
 			}
 			return nil
 		}, workqueue.Options[int]{
-			Workers: 1,
-			Retry:   &retry.Policy{Retryable: func(err error) bool { return !errors.Is(err, errBoom) }, MaxAttempts: 2, Initial: time.Millisecond},
-			OnDone:  rec.record,
-			Logger:  discard(),
+			Workers:  1,
+			Retry:    &retry.Policy{Retryable: func(err error) bool { return !errors.Is(err, errBoom) }, MaxAttempts: 2, Initial: time.Millisecond},
+			OnResult: rec.record,
+			Logger:   discard(),
 		})
 		require.NoError(t, err)
 		for i := range 4 {
@@ -281,9 +281,9 @@ func TestHandlerPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
 		}
 		require.NoError(t, q.Shutdown(t.Context()))
 
-		assert.Equal(t, workqueue.Succeeded, rec.one(t, 0).Status, "the worker survived")
+		assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, 0).Outcome, "the worker survived")
 		o1 := rec.one(t, 1)
-		assert.Equal(t, workqueue.Failed, o1.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, o1.Outcome)
 		assert.Equal(t, 2, o1.Attempts)
 		var pe *workqueue.PanicError
 		require.ErrorAs(t, o1.Err, &pe)
@@ -291,19 +291,19 @@ func TestHandlerPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
 		assert.Contains(t, string(pe.Stack), "TestHandlerPanicIsAFailedAttemptWithValueAndStack", "the stack of the panic")
 
 		o2 := rec.one(t, 2)
-		assert.Equal(t, workqueue.Failed, o2.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, o2.Outcome)
 		assert.Equal(t, 1, o2.Attempts, "Retryable saw the panic's error")
 		assert.ErrorIs(t, o2.Err, errBoom)
 		require.ErrorAs(t, o2.Err, &pe)
 
 		o3 := rec.one(t, 3)
-		assert.Equal(t, workqueue.Succeeded, o3.Status)
+		assert.Equal(t, workqueue.OutcomeSucceeded, o3.Outcome)
 		assert.Equal(t, 2, o3.Attempts, "a panic is retried like any failure")
 		requireQuiescent(t, q.Stats())
 	})
 }
 
-func TestJobTimeoutAppliesToEachAttempt(t *testing.T) {
+func TestAttemptTimeoutAppliesToEachAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var budgets []time.Duration
 		var calls atomic.Int32
@@ -314,23 +314,23 @@ func TestJobTimeoutAppliesToEachAttempt(t *testing.T) {
 			budgets = append(budgets, time.Until(deadline))
 			if calls.Add(1) < 3 {
 				<-ctx.Done()
-				assert.ErrorIs(t, context.Cause(ctx), workqueue.ErrJobTimeout)
+				assert.ErrorIs(t, context.Cause(ctx), workqueue.ErrAttemptTimeout)
 				return ctx.Err()
 			}
 			return nil
 		}, workqueue.Options[int]{
-			Workers:    1,
-			JobTimeout: 5 * time.Second,
-			Retry:      &retry.Policy{Jitter: retry.JitterNone, Initial: time.Second},
-			OnDone:     rec.record,
+			Workers:        1,
+			AttemptTimeout: 5 * time.Second,
+			Retry:          &retry.Policy{Jitter: retry.JitterNone, Initial: time.Second},
+			OnResult:       rec.record,
 		})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), 1))
 		require.NoError(t, q.Shutdown(t.Context()))
 		assert.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second}, budgets,
-			"every attempt gets the full JobTimeout")
+			"every attempt gets the full AttemptTimeout")
 		o := rec.one(t, 1)
-		assert.Equal(t, workqueue.Succeeded, o.Status)
+		assert.Equal(t, workqueue.OutcomeSucceeded, o.Outcome)
 		assert.Equal(t, 3, o.Attempts)
 	})
 }
@@ -341,7 +341,7 @@ func TestShutdownDeadlineCancelsRunningAndDropsBacklog(t *testing.T) {
 		q, err := workqueue.New(func(ctx context.Context, _ int) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}, workqueue.Options[int]{Workers: 2, Capacity: 4, OnDone: rec.record, Logger: discard()})
+		}, workqueue.Options[int]{Workers: 2, Capacity: 4, OnResult: rec.record, Logger: discard()})
 		require.NoError(t, err)
 		for i := range 6 {
 			require.NoError(t, q.Submit(t.Context(), i))
@@ -355,12 +355,12 @@ func TestShutdownDeadlineCancelsRunningAndDropsBacklog(t *testing.T) {
 		require.ErrorIs(t, err, workqueue.ErrShutdown)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 
-		assert.Equal(t, 2, rec.count(workqueue.Canceled))
-		assert.Equal(t, 4, rec.count(workqueue.Dropped))
+		assert.Equal(t, 2, rec.count(workqueue.OutcomeCanceled))
+		assert.Equal(t, 4, rec.count(workqueue.OutcomeDropped))
 		for i := range 6 {
 			o := rec.one(t, i)
 			assert.ErrorIs(t, o.Err, workqueue.ErrShutdown)
-			if o.Status == workqueue.Canceled {
+			if o.Outcome == workqueue.OutcomeCanceled {
 				assert.Equal(t, 1, o.Attempts)
 				assert.ErrorIs(t, o.Err, context.Canceled, "wraps the handler's error")
 			} else {
@@ -380,10 +380,10 @@ func TestShutdownDeadlineCancelsJobsAwaitingRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := newOutcomes[int]()
 		q, err := workqueue.New(func(context.Context, int) error { return errTransient }, workqueue.Options[int]{
-			Workers: 1,
-			Retry:   &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone},
-			OnDone:  rec.record,
-			Logger:  discard(),
+			Workers:  1,
+			Retry:    &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone},
+			OnResult: rec.record,
+			Logger:   discard(),
 		})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), 1))
@@ -393,7 +393,7 @@ func TestShutdownDeadlineCancelsJobsAwaitingRetry(t *testing.T) {
 		defer cancel()
 		require.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded)
 		o := rec.one(t, 1)
-		assert.Equal(t, workqueue.Canceled, o.Status)
+		assert.Equal(t, workqueue.OutcomeCanceled, o.Outcome)
 		assert.Equal(t, 1, o.Attempts)
 		assert.ErrorIs(t, o.Err, workqueue.ErrShutdown)
 		assert.ErrorIs(t, o.Err, errTransient)
@@ -411,7 +411,7 @@ func TestHandlerIgnoringContextDelaysShutdownUntilItReturns(t *testing.T) {
 		q, err := workqueue.New(func(context.Context, int) error {
 			time.Sleep(10 * time.Second) // ignores ctx
 			return nil
-		}, workqueue.Options[int]{Workers: 1, Capacity: 1, OnDone: rec.record, Logger: slogTo(logs)})
+		}, workqueue.Options[int]{Workers: 1, Capacity: 1, OnResult: rec.record, Logger: slogTo(logs)})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), 1))
 		require.NoError(t, q.Submit(t.Context(), 2))
@@ -423,8 +423,8 @@ func TestHandlerIgnoringContextDelaysShutdownUntilItReturns(t *testing.T) {
 		assert.Equal(t, 10*time.Second, time.Since(start), "waited for the handler")
 		require.ErrorIs(t, err, workqueue.ErrShutdown)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, workqueue.Succeeded, rec.one(t, 1).Status, "it returned nil: its work is done")
-		assert.Equal(t, workqueue.Dropped, rec.one(t, 2).Status)
+		assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, 1).Outcome, "it returned nil: its work is done")
+		assert.Equal(t, workqueue.OutcomeDropped, rec.one(t, 2).Outcome)
 		assert.Contains(t, logs.String(), "ignore their canceled context")
 		requireQuiescent(t, q.Stats())
 	})
@@ -477,13 +477,13 @@ func TestSubmitReturnsContextErrorWhileFull(t *testing.T) {
 	})
 }
 
-func TestOnDonePanicIsRecoveredAndLogged(t *testing.T) {
+func TestOnResultPanicIsRecoveredAndLogged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		logs := &syncBuffer{}
 		var calls atomic.Int32
 		q, err := workqueue.New(noop, workqueue.Options[int]{
 			Workers: 2,
-			OnDone: func(o workqueue.Outcome[int]) {
+			OnResult: func(o workqueue.Result[int]) {
 				calls.Add(1)
 				if o.Job%2 == 0 {
 					panic("hook bug")
@@ -497,7 +497,7 @@ func TestOnDonePanicIsRecoveredAndLogged(t *testing.T) {
 		}
 		require.NoError(t, q.Wait(t.Context()))
 		assert.EqualValues(t, 10, calls.Load())
-		assert.Contains(t, logs.String(), "OnDone panicked")
+		assert.Contains(t, logs.String(), "OnResult panicked")
 		assert.Contains(t, logs.String(), "hook bug")
 		st := q.Stats()
 		requireQuiescent(t, st)
@@ -530,19 +530,19 @@ func TestPanicErrorMessage(t *testing.T) {
 	err := &workqueue.PanicError{Value: 42}
 	assert.True(t, strings.Contains(err.Error(), "42"))
 	assert.NoError(t, err.Unwrap())
-	assert.Equal(t, "dropped", workqueue.Dropped.String())
-	assert.Equal(t, "unknown", workqueue.Status(0).String())
+	assert.Equal(t, "dropped", workqueue.OutcomeDropped.String())
+	assert.Equal(t, "Outcome(0)", workqueue.Outcome(0).String())
 }
 
 // A panic in the retry policy's hooks (Retryable, OnRetry) runs on a worker:
 // it fails that job with a *PanicError instead of crashing the program.
 func TestPanicInRetryHookFailsTheJobNotTheProgram(t *testing.T) {
 	var mu sync.Mutex
-	var outcomes []workqueue.Outcome[int]
+	var outcomes []workqueue.Result[int]
 	q, err := workqueue.New(func(context.Context, int) error { return errors.New("boom") }, workqueue.Options[int]{
 		Workers: 2,
 		Retry:   &retry.Policy{Retryable: func(error) bool { panic("bad predicate") }},
-		OnDone: func(o workqueue.Outcome[int]) {
+		OnResult: func(o workqueue.Result[int]) {
 			mu.Lock()
 			outcomes = append(outcomes, o)
 			mu.Unlock()
@@ -555,7 +555,7 @@ func TestPanicInRetryHookFailsTheJobNotTheProgram(t *testing.T) {
 	require.NoError(t, q.Shutdown(t.Context()))
 	require.Len(t, outcomes, 3)
 	for _, o := range outcomes {
-		assert.Equal(t, workqueue.Failed, o.Status)
+		assert.Equal(t, workqueue.OutcomeFailed, o.Outcome)
 		var pe *workqueue.PanicError
 		require.ErrorAs(t, o.Err, &pe)
 		assert.Equal(t, "bad predicate", pe.Value)

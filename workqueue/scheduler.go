@@ -150,7 +150,7 @@ func (q *Queue[T]) schedule() {
 }
 
 // cancelAll reports jobs taken from the scheduler by a forced shutdown as
-// canceled. If OnDone ends the goroutine (runtime.Goexit), a new goroutine
+// canceled. If OnResult ends the goroutine (runtime.Goexit), a new goroutine
 // reports the rest.
 func (q *Queue[T]) cancelAll(items []retryItem[T]) {
 	i := 0
@@ -172,9 +172,9 @@ func (q *Queue[T]) cancelAll(items []retryItem[T]) {
 // cancelRetry reports a job taken from the scheduler as canceled; w is the
 // worker calling, or nil.
 func (q *Queue[T]) cancelRetry(w *workerState, it retryItem[T]) {
-	q.finish(w, Outcome[T]{
+	q.finish(w, Result[T]{
 		Job:      it.job,
-		Status:   Canceled,
+		Outcome:  OutcomeCanceled,
 		Attempts: it.attempts.n,
 		Err:      fmt.Errorf("%w while awaiting retry: %w", ErrShutdown, it.attempts.last),
 	})

@@ -56,7 +56,7 @@ func TestManyWaitsRacingSubmissionsAndFinishesNeverHangOrReturnEarly(t *testing.
 			Workers:  workers,
 			Capacity: 4,
 			Retry:    &retry.Policy{MaxAttempts: 2, Initial: time.Microsecond, Retryable: func(error) bool { return true }},
-			OnDone: func(o workqueue.Outcome[int]) {
+			OnResult: func(o workqueue.Result[int]) {
 				assert.False(t, done[o.Job].Swap(true), "job %d reported twice", o.Job)
 			},
 			Logger: discard(),
@@ -130,9 +130,9 @@ func TestCloseRacingTheLastFinishStillEndsTheWorkers(t *testing.T) {
 				}
 				return nil
 			}, workqueue.Options[int]{
-				Workers: workers,
-				OnDone:  func(workqueue.Outcome[int]) { reported.Add(1) },
-				Logger:  discard(),
+				Workers:  workers,
+				OnResult: func(workqueue.Result[int]) { reported.Add(1) },
+				Logger:   discard(),
 			})
 			require.NoError(t, err)
 			jobs := 1 + round%3
@@ -166,7 +166,7 @@ func TestRejectedSubmittersRacingCloseAndTheLastFinishNeverPanic(t *testing.T) {
 			q, err := workqueue.New(noop, workqueue.Options[int]{
 				Workers:  workers,
 				Capacity: 1,
-				OnDone:   func(workqueue.Outcome[int]) { reported.Add(1) },
+				OnResult: func(workqueue.Result[int]) { reported.Add(1) },
 			})
 			require.NoError(t, err)
 			var accepted atomic.Int64

@@ -18,7 +18,7 @@ import (
 func TestOverrunIsDecidedByTheClockNotByTheContextsTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const timeout = 5 * time.Millisecond
-		ctx, cancel := context.WithTimeoutCause(t.Context(), timeout, ErrJobTimeout)
+		ctx, cancel := context.WithTimeoutCause(t.Context(), timeout, ErrAttemptTimeout)
 		defer cancel()
 		deadline, _ := ctx.Deadline()
 		errOwn := errors.New("own error")
@@ -27,11 +27,11 @@ func TestOverrunIsDecidedByTheClockNotByTheContextsTimer(t *testing.T) {
 		require.NoError(t, ctx.Err())
 		for _, returned := range []time.Time{deadline, deadline.Add(time.Nanosecond), deadline.Add(10 * timeout)} {
 			err := timedOut(nil, timeout, deadline, returned)
-			assert.ErrorIs(t, err, ErrJobTimeout)
+			assert.ErrorIs(t, err, ErrAttemptTimeout)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 
 			err = timedOut(errOwn, timeout, deadline, returned)
-			assert.ErrorIs(t, err, ErrJobTimeout)
+			assert.ErrorIs(t, err, ErrAttemptTimeout)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.ErrorIs(t, err, errOwn, "the handler's error is kept")
 		}

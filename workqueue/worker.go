@@ -31,8 +31,8 @@ type attempts struct {
 
 // work is one worker goroutine. It ends when the buffer is closed, which
 // happens once intake is closed and every accepted job has been reported
-// (see maybeQuitLocked). If the handler or OnDone ends the goroutine with
-// runtime.Goexit, after the job was settled (see run and callOnDone), a
+// (see maybeQuitLocked). If the handler or OnResult ends the goroutine with
+// runtime.Goexit, after the job was settled (see run and callOnResult), a
 // replacement goroutine takes over w.
 func (q *Queue[T]) work(w *workerState) {
 	defer q.wg.Done() // runs last: the replacement is counted before
@@ -88,7 +88,7 @@ func (q *Queue[T]) serve(w *workerState) {
 // if a forced shutdown has begun.
 func (q *Queue[T]) start(w *workerState, job T) {
 	if q.killed.Load() {
-		q.finish(w, Outcome[T]{Job: job, Status: Dropped, Err: ErrShutdown})
+		q.finish(w, Result[T]{Job: job, Outcome: OutcomeDropped, Err: ErrShutdown})
 		return
 	}
 	q.run(w, job, attempts{})
@@ -99,10 +99,10 @@ func (q *Queue[T]) start(w *workerState, job T) {
 // Goexit the goroutine then ends, and work replaces it.
 func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 	ctx, cancel := q.ctx, context.CancelFunc(nil)
-	var deadline time.Time // the attempt's own; zero without JobTimeout
+	var deadline time.Time // the attempt's own; zero without AttemptTimeout
 	if q.timeout > 0 {
 		deadline = time.Now().Add(q.timeout)
-		ctx, cancel = context.WithDeadlineCause(q.ctx, deadline, ErrJobTimeout)
+		ctx, cancel = context.WithDeadlineCause(q.ctx, deadline, ErrAttemptTimeout)
 	}
 	if st.n == 0 && q.trackStart {
 		st.start = time.Now()
@@ -140,7 +140,7 @@ func (q *Queue[T]) run(w *workerState, job T, st attempts) {
 // returned. The attempt overran if it returned at or after its deadline,
 // whether or not the context's timer has fired yet: the clock decides, not
 // which goroutine ran first. An overrun fails, with an error matching
-// ErrJobTimeout and context.DeadlineExceeded that wraps err; an attempt that
+// ErrAttemptTimeout and context.DeadlineExceeded that wraps err; an attempt that
 // returned before its deadline keeps err, even if its context has ended
 // since.
 func timedOut(err error, timeout time.Duration, deadline, returned time.Time) error {
@@ -148,11 +148,11 @@ func timedOut(err error, timeout time.Duration, deadline, returned time.Time) er
 	case returned.Before(deadline):
 		return err
 	case err == nil:
-		return fmt.Errorf("%w (%v; the handler returned nil after its deadline): %w", ErrJobTimeout, timeout, context.DeadlineExceeded)
+		return fmt.Errorf("%w (%v; the handler returned nil after its deadline): %w", ErrAttemptTimeout, timeout, context.DeadlineExceeded)
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w (%v): %w", ErrJobTimeout, timeout, err)
+		return fmt.Errorf("%w (%v): %w", ErrAttemptTimeout, timeout, err)
 	default:
-		return fmt.Errorf("%w (%v): %w: %w", ErrJobTimeout, timeout, context.DeadlineExceeded, err)
+		return fmt.Errorf("%w (%v): %w: %w", ErrAttemptTimeout, timeout, context.DeadlineExceeded, err)
 	}
 }
 
@@ -163,15 +163,15 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 			q.policy.Budget.Success()
 		}
 		w.succeeded.Add(1)
-		q.finish(w, Outcome[T]{Job: job, Status: Succeeded, Attempts: st.n})
+		q.finish(w, Result[T]{Job: job, Outcome: OutcomeSucceeded, Attempts: st.n})
 		return
 	}
 	if q.killed.Load() {
-		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+		q.finish(w, Result[T]{Job: job, Outcome: OutcomeCanceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 		return
 	}
 	if q.policy == nil {
-		q.finish(w, Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: err})
+		q.finish(w, Result[T]{Job: job, Outcome: OutcomeFailed, Attempts: st.n, Err: err})
 		return
 	}
 	var elapsed time.Duration
@@ -181,16 +181,16 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	delay, stop := q.nextAttempt(err, st, elapsed)
 	if stop != nil {
 		if q.killed.Load() {
-			q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+			q.finish(w, Result[T]{Job: job, Outcome: OutcomeCanceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 			return
 		}
-		q.finish(w, Outcome[T]{Job: job, Status: Failed, Attempts: st.n, Err: stop})
+		q.finish(w, Result[T]{Job: job, Outcome: OutcomeFailed, Attempts: st.n, Err: stop})
 		return
 	}
 	st.prev = delay
 	st.last = err
 	if !q.sched.add(job, *st, delay, &q.retries) {
-		q.finish(w, Outcome[T]{Job: job, Status: Canceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
+		q.finish(w, Result[T]{Job: job, Outcome: OutcomeCanceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 	}
 }
 

@@ -211,7 +211,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 			return ctx.Err()
 		}
 		return enc.Encode(r)
-	}, workqueue.Options[record]{Workers: 1, Capacity: cfg.Capacity, OnDone: s.written})
+	}, workqueue.Options[record]{Workers: 1, Capacity: cfg.Capacity, OnResult: s.written})
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 			return err // a bad document: no retry can fix it, it is dead-lettered
 		}
 		return submit(ctx, writeQ, toWrite, r)
-	}, workqueue.Options[doc]{Workers: cfg.Transformers, Capacity: cfg.Capacity, OnDone: s.transformed})
+	}, workqueue.Options[doc]{Workers: cfg.Transformers, Capacity: cfg.Capacity, OnResult: s.transformed})
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ type summary struct {
 	Elapsed         time.Duration
 	Gauges          []*gauge
 
-	mu      sync.Mutex // the OnDone hooks run on the queues' goroutines
+	mu      sync.Mutex // the OnResult hooks run on the queues' goroutines
 	fetches int        // final fetch results, canceled ones excluded
 }
 
@@ -75,27 +75,27 @@ func (s *summary) fetched(r fetch.Result) {
 	s.fetches++
 }
 
-// transformed is the transform queue's OnDone. A transform that succeeded has
+// transformed is the transform queue's OnResult. A transform that succeeded has
 // handed its record to the write queue, which now accounts for it.
-func (s *summary) transformed(o workqueue.Outcome[doc]) {
+func (s *summary) transformed(o workqueue.Result[doc]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case o.Status == workqueue.Succeeded:
-	case o.Status == workqueue.Failed && !interrupted(o.Err):
+	case o.Outcome == workqueue.OutcomeSucceeded:
+	case o.Outcome == workqueue.OutcomeFailed && !interrupted(o.Err):
 		s.TransformFailed++
 	default:
 		s.Canceled++
 	}
 }
 
-func (s *summary) written(o workqueue.Outcome[record]) {
+func (s *summary) written(o workqueue.Result[record]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch o.Status {
-	case workqueue.Succeeded:
+	switch o.Outcome {
+	case workqueue.OutcomeSucceeded:
 		s.Written++
-	case workqueue.Failed:
+	case workqueue.OutcomeFailed:
 		s.WriteFailed++
 	default:
 		s.Canceled++

@@ -190,7 +190,7 @@ func (w *worker) handle(ctx context.Context, t task) error {
 	rnd := rand.New(rand.NewPCG(w.cfg.Seed, uint64(t.ID)<<8|uint64(n)))
 	poison := rand.New(rand.NewPCG(w.cfg.Seed, uint64(t.ID)<<8)).Float64() < w.cfg.PoisonRate
 
-	// Simulated work that respects cancellation (JobTimeout, Shutdown).
+	// Simulated work that respects cancellation (AttemptTimeout, Shutdown).
 	work := time.Duration(rnd.Int64N(int64(w.cfg.Work) + 1))
 	select {
 	case <-time.After(work):
@@ -220,17 +220,17 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		mu sync.Mutex // guards s and out while the queue runs
 		s  = summary{Jobs: int64(cfg.Jobs)}
 	)
-	// OnDone sees every accepted job exactly once: this is where outcomes
+	// OnResult sees every accepted job exactly once: this is where outcomes
 	// are counted and where a real program would write its dead letters.
-	onDone := func(o workqueue.Outcome[task]) {
+	onResult := func(o workqueue.Result[task]) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case o.Status == workqueue.Succeeded && o.Attempts == 1:
+		case o.Outcome == workqueue.OutcomeSucceeded && o.Attempts == 1:
 			s.OK++
-		case o.Status == workqueue.Succeeded:
+		case o.Outcome == workqueue.OutcomeSucceeded:
 			s.RetriedOK++
-		case o.Status == workqueue.Failed:
+		case o.Outcome == workqueue.OutcomeFailed:
 			if errors.Is(o.Err, retry.ErrExhausted) {
 				s.DeadExhausted++
 			} else {
@@ -238,9 +238,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 			}
 			s.DeadLetters = append(s.DeadLetters, o.Job.ID)
 			fmt.Fprintf(out, "dead letter: job %3d after %d attempt(s): %v\n", o.Job.ID, o.Attempts, o.Err)
-		case o.Status == workqueue.Canceled:
+		case o.Outcome == workqueue.OutcomeCanceled:
 			s.Canceled++ // cut short by the shutdown, not a failure
-		case o.Status == workqueue.Dropped:
+		case o.Outcome == workqueue.OutcomeDropped:
 			s.Dropped++
 		}
 	}
@@ -254,8 +254,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 			Max:         200 * time.Millisecond,
 			Jitter:      retry.JitterFull, // the default, spelled out
 		},
-		JobTimeout: 2 * time.Second, // no attempt may hang forever
-		OnDone:     onDone,
+		AttemptTimeout: 2 * time.Second, // no attempt may hang forever
+		OnResult:       onResult,
 	})
 	if err != nil {
 		return summary{}, err

@@ -192,14 +192,14 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	q, err := workqueue.New(func(ctx context.Context, m websocket.Message) error {
 		return process(ctx, m, cfg.Work)
 	}, workqueue.Options[websocket.Message]{
-		Workers:    cfg.Workers,
-		Capacity:   64,
-		JobTimeout: 5 * time.Second,
-		OnDone: func(o workqueue.Outcome[websocket.Message]) {
-			switch o.Status {
-			case workqueue.Succeeded:
+		Workers:        cfg.Workers,
+		Capacity:       64,
+		AttemptTimeout: 5 * time.Second,
+		OnResult: func(o workqueue.Result[websocket.Message]) {
+			switch o.Outcome {
+			case workqueue.OutcomeSucceeded:
 				processed.Add(1)
-			case workqueue.Failed:
+			case workqueue.OutcomeFailed:
 				failed.Add(1)
 			default: // canceled or dropped by the shutdown at the end: not a failure
 				canceled.Add(1)
