@@ -71,7 +71,7 @@ func New(o Options) (*Fetcher, error) {
 		f.client = &http.Client{Transport: f.transport, CheckRedirect: noFollow}
 	}
 	if c.Robots {
-		f.robots = newRobotsCache(f, c)
+		f.robots = newRobotsCache(c, f.getRobots)
 	}
 	return f, nil
 }

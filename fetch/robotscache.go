@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -17,7 +18,9 @@ import (
 // wait for that fetch (or their own context) instead of fetching it again.
 // It starts no goroutines: the fetch runs on the caller that needs it first.
 type robotsCache struct {
-	f        *Fetcher
+	get      robotsGetter // sends one robots.txt request
+	log      *slog.Logger
+	agent    string // our product token, matched against robots.txt groups
 	ttl      time.Duration
 	errTTL   time.Duration
 	maxHosts int
@@ -42,9 +45,17 @@ type robotsEntry struct {
 	nextSlot time.Time
 }
 
-func newRobotsCache(f *Fetcher, c config) *robotsCache {
+// robotsGetter sends one robots.txt request to target, whose host key is
+// key, and returns what the cache keeps of the response. sent is false, with
+// ctx's error, if ctx ended before the request could be sent.
+type robotsGetter func(ctx context.Context, target *url.URL, key string) (r robotsResponse, sent bool, err error)
+
+// newRobotsCache returns a cache configured by c that fetches robots.txt
+// with get.
+func newRobotsCache(c config, get robotsGetter) *robotsCache {
 	return &robotsCache{
-		f: f, ttl: c.RobotsTTL, errTTL: c.RobotsErrorTTL, maxHosts: c.RobotsMaxHosts,
+		get: get, log: c.Logger, agent: c.agentToken,
+		ttl: c.RobotsTTL, errTTL: c.RobotsErrorTTL, maxHosts: c.RobotsMaxHosts,
 		entries: make(map[string]*robotsEntry),
 	}
 }
@@ -151,16 +162,16 @@ func (c *robotsCache) removeLocked(e *robotsEntry) {
 // them is treated as absent.
 const robotsMaxRedirects = 5
 
-// fetch gets and parses robots.txt for u's host, under the Fetcher's
-// concurrency caps and attempt timeout, and returns the rules or the
-// ErrRobotsUnavailable error to cache, with its TTL. It follows up to
+// fetch gets robots.txt for u's host with c.get (for a Fetcher: under its
+// concurrency caps and attempt timeout), parses it, and returns the rules or
+// the ErrRobotsUnavailable error to cache, with its TTL. It follows up to
 // robotsMaxRedirects redirects, each hop under its own host's slot and rate.
 // cache is false when the caller's context did not let a request be sent
 // (its error is err): that says nothing about the host.
 func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (rules *robotsRules, ttl time.Duration, cache bool, err error) {
 	target := &url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/robots.txt"}
 	unavailable := func(cause error) (*robotsRules, time.Duration, bool, error) {
-		c.f.log.Debug("fetch: robots.txt unavailable", "host", key, "err", cause)
+		c.log.Debug("fetch: robots.txt unavailable", "host", key, "err", cause)
 		return nil, c.errTTL, true, fmt.Errorf("%w: %s: %w", ErrRobotsUnavailable, key, cause)
 	}
 	hopKey := key
@@ -174,8 +185,8 @@ func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (rules 
 		}
 		switch code := r.status; {
 		case code >= 200 && code < 300:
-			c.f.log.Debug("fetch: robots.txt fetched", "host", key, "bytes", len(r.body))
-			return parseRobots(r.body, c.f.cfg.agentToken), c.ttl, true, nil
+			c.log.Debug("fetch: robots.txt fetched", "host", key, "bytes", len(r.body))
+			return parseRobots(r.body, c.agent), c.ttl, true, nil
 		case code == http.StatusTooManyRequests || code >= 500:
 			return unavailable(&StatusError{Method: http.MethodGet, URL: target.Redacted(), Status: code})
 		case isRedirect(code) && r.location != "" && hops < robotsMaxRedirects:
@@ -191,40 +202,41 @@ func (c *robotsCache) fetch(ctx context.Context, u *url.URL, key string) (rules 
 	}
 }
 
-// robotsResponse is what get keeps of a robots.txt response.
+// robotsResponse is what a robotsGetter keeps of a robots.txt response.
 type robotsResponse struct {
 	status   int
 	body     []byte // of a 2xx, at most robotsMaxBytes
 	location string // of a redirect
 }
 
-// get sends one robots.txt request to target, whose host key is key,
-// holding that host's slot and a global slot, within the attempt timeout.
-// sent is false, with ctx's error, if ctx ended before it could be sent.
-func (c *robotsCache) get(ctx context.Context, target *url.URL, key string) (r robotsResponse, sent bool, err error) {
-	releaseHost, err := c.f.acquire(ctx, key, nil)
+// getRobots is the Fetcher's robotsGetter: it sends one robots.txt request
+// to target, whose host key is key, holding that host's slot and a global
+// slot, within the attempt timeout. sent is false, with ctx's error, if ctx
+// ended before it could be sent.
+func (f *Fetcher) getRobots(ctx context.Context, target *url.URL, key string) (r robotsResponse, sent bool, err error) {
+	releaseHost, err := f.acquire(ctx, key, nil)
 	if err != nil {
 		return r, false, err
 	}
-	defer c.f.release(releaseHost)
-	actx, cancel := context.WithTimeout(ctx, c.f.cfg.AttemptTimeout)
+	defer f.release(releaseHost)
+	actx, cancel := context.WithTimeout(ctx, f.cfg.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, target.String(), nil)
 	if err != nil {
 		return r, true, err
 	}
-	req.Header.Set("User-Agent", c.f.cfg.UserAgent)
-	c.f.stats.robotsFetches.Add(1)
-	resp, err := c.f.client.Do(req)
+	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	f.stats.robotsFetches.Add(1)
+	resp, err := f.client.Do(req)
 	if err != nil {
-		return r, true, c.f.attemptError(ctx, actx, err)
+		return r, true, f.attemptError(ctx, actx, err)
 	}
 	defer drainAndClose(resp.Body)
 	r.status = resp.StatusCode
 	switch {
 	case r.status >= 200 && r.status < 300:
 		if r.body, err = io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes)); err != nil {
-			return r, true, c.f.attemptError(ctx, actx, err)
+			return r, true, f.attemptError(ctx, actx, err)
 		}
 	case isRedirect(r.status):
 		r.location = resp.Header.Get("Location")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,5 +203,35 @@ func TestRobotsCanceledFetchIsNotCached(t *testing.T) {
 		require.ErrorIs(t, (<-done).Err, context.Canceled)
 		require.NoError(t, (<-waiter).Err)
 		assert.Equal(t, 2, calls)
+	})
+}
+
+// The cache needs only a function that gets one robots.txt response: here
+// no server at all, and concurrent checks of one host share one get.
+func TestRobotsCacheNeedsOnlyAGetter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := Options{Robots: true, UserAgent: "bot/1"}.normalize()
+		require.NoError(t, err)
+		var gets atomic.Int64
+		rc := newRobotsCache(c, func(ctx context.Context, target *url.URL, key string) (robotsResponse, bool, error) {
+			gets.Add(1)
+			assert.Equal(t, "http://example.test/robots.txt", target.String())
+			time.Sleep(time.Second) // the other checks wait for this one
+			return robotsResponse{status: http.StatusOK, body: []byte("User-agent: bot\nDisallow: /private\n")}, true, nil
+		})
+		var wg sync.WaitGroup
+		for _, path := range []string{"/a", "/b", "/private/x"} {
+			wg.Go(func() {
+				u, _ := url.Parse("http://example.test" + path)
+				_, err := rc.check(context.Background(), u, hostKey(u))
+				if path == "/private/x" {
+					assert.ErrorIs(t, err, ErrDisallowed)
+				} else {
+					assert.NoError(t, err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.EqualValues(t, 1, gets.Load())
 	})
 }
