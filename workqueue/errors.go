@@ -10,6 +10,10 @@ var (
 	// has been called, including to submitters that were blocked at that moment.
 	ErrClosed = errors.New("workqueue: queue closed")
 
+	// ErrInvalidOptions is wrapped by the error New returns for bad Options;
+	// the error names the field.
+	ErrInvalidOptions = errors.New("workqueue: invalid options")
+
 	// ErrFull is returned by TrySubmit when the buffer holds Capacity jobs.
 	ErrFull = errors.New("workqueue: queue full")
 

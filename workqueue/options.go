@@ -99,13 +99,13 @@ func (o Options[T]) config() (config[T], error) {
 	}
 	switch {
 	case o.Workers < 0 || o.Workers > MaxWorkers:
-		return c, fmt.Errorf("workqueue: Workers = %d, want 0 (default) to %d", o.Workers, MaxWorkers)
+		return c, invalid("Workers = %d, want 0 (default) to %d", o.Workers, MaxWorkers)
 	case o.Capacity < 0 || o.Capacity > MaxCapacity:
-		return c, fmt.Errorf("workqueue: Capacity = %d, want 0 (default) to %d", o.Capacity, MaxCapacity)
+		return c, invalid("Capacity = %d, want 0 (default) to %d", o.Capacity, MaxCapacity)
 	case o.MaxRetrying < 0:
-		return c, fmt.Errorf("workqueue: MaxRetrying = %d, want 0 (default) or more", o.MaxRetrying)
+		return c, invalid("MaxRetrying = %d, want 0 (default) or more", o.MaxRetrying)
 	case o.AttemptTimeout < 0:
-		return c, fmt.Errorf("workqueue: AttemptTimeout = %v, want 0 (none) or more", o.AttemptTimeout)
+		return c, invalid("AttemptTimeout = %v, want 0 (none) or more", o.AttemptTimeout)
 	}
 	if c.workers == 0 {
 		c.workers = min(runtime.GOMAXPROCS(0), MaxWorkers)
@@ -124,4 +124,9 @@ func (o Options[T]) config() (config[T], error) {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
+}
+
+// invalid returns an error wrapping ErrInvalidOptions that names the field.
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }

@@ -2,7 +2,6 @@ package workqueue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -94,8 +93,9 @@ const shutdownGrace = time.Second
 const maxShardedWorkers = 64
 
 // New starts a queue that calls handler for every submitted job, on
-// opts.Workers goroutines. It returns an error, and starts nothing, if opts
-// or handler is invalid.
+// opts.Workers goroutines. For a bad field of opts it returns an error
+// wrapping ErrInvalidOptions and starts nothing. New panics if handler is
+// nil, as stream.Client.Run does: that is a programmer error.
 //
 // The handler's context ends when the attempt's AttemptTimeout expires or when a
 // Shutdown's context ends. A nil return is success; an error is a failed
@@ -110,7 +110,7 @@ const maxShardedWorkers = 64
 // itself.
 func New[T any](handler func(ctx context.Context, job T) error, opts Options[T]) (*Queue[T], error) {
 	if handler == nil {
-		return nil, errors.New("workqueue: nil handler")
+		panic("workqueue: New with nil handler")
 	}
 	c, err := opts.config()
 	if err != nil {

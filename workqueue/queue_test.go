@@ -24,23 +24,27 @@ func noop(context.Context, int) error { return nil }
 
 func TestNewRejectsInvalidOptions(t *testing.T) {
 	cases := map[string]workqueue.Options[int]{
-		"negative workers":     {Workers: -1},
-		"too many workers":     {Workers: workqueue.MaxWorkers + 1},
-		"negative capacity":    {Capacity: -1},
-		"too large capacity":   {Capacity: workqueue.MaxCapacity + 1},
-		"negative maxretrying": {MaxRetrying: -1},
-		"negative jobtimeout":  {AttemptTimeout: -time.Second},
+		"negative workers":        {Workers: -1},
+		"too many workers":        {Workers: workqueue.MaxWorkers + 1},
+		"negative capacity":       {Capacity: -1},
+		"too large capacity":      {Capacity: workqueue.MaxCapacity + 1},
+		"negative maxretrying":    {MaxRetrying: -1},
+		"negative attempttimeout": {AttemptTimeout: -time.Second},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {
 			q, err := workqueue.New(noop, opts)
-			require.Error(t, err)
+			require.ErrorIs(t, err, workqueue.ErrInvalidOptions)
 			assert.Nil(t, q)
 		})
 	}
-	q, err := workqueue.New[int](nil, workqueue.Options[int]{})
-	require.Error(t, err, "nil handler")
-	assert.Nil(t, q)
+}
+
+// A nil handler is a programmer error: New panics, as stream.Client.Run does.
+func TestNewPanicsOnNilHandler(t *testing.T) {
+	assert.PanicsWithValue(t, "workqueue: New with nil handler", func() {
+		_, _ = workqueue.New[int](nil, workqueue.Options[int]{})
+	})
 }
 
 func TestZeroOptionsGiveGOMAXPROCSWorkersAndAsManyBufferSlots(t *testing.T) {
