@@ -30,6 +30,9 @@
 // most MaxRetrying+Workers-1 awaiting a retry, held by a single scheduler
 // goroutine with one timer.
 //
+// Inside a handler, Attempt(ctx) returns the attempt's number (1 for the
+// first call).
+//
 // Options.AttemptTimeout bounds each attempt. The clock decides an overrun:
 // an attempt whose handler returns at or after its deadline has failed (see
 // ErrAttemptTimeout), even if it returned nil before its context's timer

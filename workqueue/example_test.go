@@ -141,3 +141,34 @@ func ExampleQueue_TrySubmit() {
 	// workqueue: queue full
 	// workqueue: queue closed
 }
+
+// A handler reads its attempt number from its context, here to give up on
+// the third attempt with a value job that cannot count for itself.
+func ExampleAttempt() {
+	q, err := workqueue.New(func(ctx context.Context, job string) error {
+		n := workqueue.Attempt(ctx)
+		fmt.Printf("%s: attempt %d\n", job, n)
+		if n < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}, workqueue.Options[string]{
+		Workers: 1,
+		Retry:   &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond},
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := q.Submit(context.Background(), "report"); err != nil {
+		panic(err)
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+	fmt.Println("outside a handler:", workqueue.Attempt(context.Background()))
+	// Output:
+	// report: attempt 1
+	// report: attempt 2
+	// report: attempt 3
+	// outside a handler: 0
+}

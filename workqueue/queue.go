@@ -70,6 +70,10 @@ type Queue[T any] struct {
 	quitClosed bool
 	quit       chan struct{} // closed with jobs: the scheduler exits
 
+	// attemptCtxs[i] is the context of every job's attempt i+1 (see
+	// attemptContext): children of ctx, made once.
+	attemptCtxs []context.Context
+
 	// Forced shutdown.
 	ctx     context.Context // parent of every handler's context
 	cancel  context.CancelFunc
@@ -97,11 +101,12 @@ const maxShardedWorkers = 64
 // wrapping ErrInvalidOptions and starts nothing. New panics if handler is
 // nil, as stream.Client.Run does: that is a programmer error.
 //
-// The handler's context ends when the attempt's AttemptTimeout expires or when a
-// Shutdown's context ends. A nil return is success; an error is a failed
-// attempt, retried according to opts.Retry (wrap it with retry.Permanent to
-// fail at once). A panic or runtime.Goexit in the handler is a failed attempt
-// too (see PanicError and ErrGoexit).
+// The handler's context ends when the attempt's AttemptTimeout expires or
+// when a Shutdown's context ends; Attempt(ctx) returns the attempt's number.
+// A nil return is success; an error is a failed attempt, retried according
+// to opts.Retry (wrap it with retry.Permanent to fail at once). A panic or
+// runtime.Goexit in the handler is a failed attempt too (see PanicError and
+// ErrGoexit).
 //
 // A handler may Submit to its own queue. If the buffer is full and every
 // worker does so, nothing can drain it: pass a context with a deadline
@@ -132,6 +137,7 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 		workers:  make([]workerState, c.workers),
 		sharded:  c.workers <= maxShardedWorkers,
 	}
+	q.attemptCtxs = newAttemptContexts(ctx)
 	if q.policy != nil {
 		q.trackStart = q.policy.MaxElapsed > 0
 		q.sched = newScheduler[T](c.maxRetrying)

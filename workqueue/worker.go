@@ -98,16 +98,16 @@ func (q *Queue[T]) start(w *workerState, job T) {
 // runtime.Goexit in the handler settles the attempt as failed; after a
 // Goexit the goroutine then ends, and work replaces it.
 func (q *Queue[T]) run(w *workerState, job T, st attempts) {
-	ctx, cancel := q.ctx, context.CancelFunc(nil)
-	var deadline time.Time // the attempt's own; zero without AttemptTimeout
-	if q.timeout > 0 {
-		deadline = time.Now().Add(q.timeout)
-		ctx, cancel = context.WithDeadlineCause(q.ctx, deadline, ErrAttemptTimeout)
-	}
 	if st.n == 0 && q.trackStart {
 		st.start = time.Now()
 	}
 	st.n++
+	ctx, cancel := q.attemptContext(st.n), context.CancelFunc(nil)
+	var deadline time.Time // the attempt's own; zero without AttemptTimeout
+	if q.timeout > 0 {
+		deadline = time.Now().Add(q.timeout)
+		ctx, cancel = context.WithDeadlineCause(ctx, deadline, ErrAttemptTimeout)
+	}
 	returned := false
 	defer func() {
 		if returned {
