@@ -172,3 +172,14 @@ func ExampleAttempt() {
 	// report: attempt 3
 	// outside a handler: 0
 }
+
+func ExampleQueue_Stats() {
+	q, _ := workqueue.New(func(context.Context, int) error { return nil }, workqueue.Options[int]{Workers: 2})
+	for i := range 5 {
+		_ = q.Submit(context.Background(), i)
+	}
+	_ = q.Shutdown(context.Background())
+	st := q.Stats()
+	fmt.Println(st.Submitted, st.Succeeded, st.Queued)
+	// Output: 5 5 0
+}

@@ -203,3 +203,37 @@ func TestOverrunAttemptsUnderCPULoadAreNeverReportedSucceeded(t *testing.T) {
 	requireQuiescent(t, q.Stats())
 	t.Logf("%d of %d attempts returned after their deadline; %d succeeded", lateN, n, q.Stats().Succeeded)
 }
+
+// pond #84: timed-out tasks counted as successes.
+func TestTimedOutJobsAreNotCountedAsSuccesses_pond84(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newOutcomes[string]()
+		q, err := workqueue.New(func(ctx context.Context, job string) error {
+			switch job {
+			case "respects ctx":
+				<-ctx.Done()
+				return ctx.Err()
+			case "ignores ctx":
+				time.Sleep(2 * time.Second)
+				return nil
+			}
+			return nil
+		}, workqueue.Options[string]{Workers: 3, AttemptTimeout: time.Second, OnResult: rec.record})
+		require.NoError(t, err)
+		for _, job := range []string{"respects ctx", "ignores ctx", "fast"} {
+			require.NoError(t, q.Submit(t.Context(), job))
+		}
+		require.NoError(t, q.Shutdown(t.Context()))
+		for _, job := range []string{"respects ctx", "ignores ctx"} {
+			o := rec.one(t, job)
+			assert.Equal(t, workqueue.OutcomeFailed, o.Outcome, job)
+			assert.ErrorIs(t, o.Err, workqueue.ErrAttemptTimeout, job)
+			assert.ErrorIs(t, o.Err, context.DeadlineExceeded, job)
+		}
+		assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, "fast").Outcome)
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 1, st.Succeeded)
+		assert.EqualValues(t, 2, st.Failed)
+	})
+}

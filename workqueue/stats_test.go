@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/workqueue"
@@ -164,4 +165,29 @@ func TestStatsCountersNeverGoBackwardsNorCountUnacceptedJobs(t *testing.T) {
 	requireQuiescent(t, st)
 	assert.Equal(t, accepted.Load(), st.Submitted)
 	t.Logf("%+v", st)
+}
+
+// pond #100: dropped tasks not counted.
+func TestDroppedJobsAreCountedAndReported_pond100(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newOutcomes[int]()
+		q, err := workqueue.New(func(ctx context.Context, _ int) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, workqueue.Options[int]{Workers: 1, Capacity: 10, OnResult: rec.record, Logger: discard()})
+		require.NoError(t, err)
+		for i := range 11 {
+			require.NoError(t, q.Submit(t.Context(), i))
+		}
+		synctest.Wait()
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		require.ErrorIs(t, q.Shutdown(ctx), workqueue.ErrShutdown)
+		st := q.Stats()
+		requireQuiescent(t, st)
+		assert.EqualValues(t, 10, st.Dropped)
+		assert.EqualValues(t, 1, st.Canceled)
+		assert.Equal(t, 10, rec.count(workqueue.OutcomeDropped))
+		assert.Equal(t, 11, rec.jobs())
+	})
 }
