@@ -331,16 +331,16 @@ func (q *Queue[T]) Stats() Stats {
 	// that order, and accepted, where they enter, last.
 	reported := q.reported()
 	if q.sched != nil {
-		s.Retrying = int(q.sched.held.Load())
+		s.Retrying = q.sched.held.Load()
 	}
-	s.Queued = len(q.jobs)
+	s.Queued = int64(len(q.jobs))
 	// A submitter counts its job just after the send, so a worker may report
 	// the job first: every ended job was accepted, so the larger of the two
 	// counts is still no more than the jobs accepted by now.
 	s.Submitted = max(q.accepted.Load(), s.Succeeded+s.Failed+s.Canceled+s.Dropped)
 	// The rest is running, or in OnResult.
-	live := s.Submitted - reported - int64(s.Queued) - int64(s.Retrying)
-	s.Running = int(min(int64(len(q.workers)), max(0, live)))
+	live := s.Submitted - reported - s.Queued - s.Retrying
+	s.Running = min(int64(len(q.workers)), max(0, live))
 	return s
 }
 

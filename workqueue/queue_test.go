@@ -58,12 +58,12 @@ func TestZeroOptionsGiveGOMAXPROCSWorkersAndAsManyBufferSlots(t *testing.T) {
 			require.NoError(t, q.TrySubmit(i))
 		}
 		synctest.Wait()
-		assert.Equal(t, workers, q.Stats().Running)
+		assert.EqualValues(t, workers, q.Stats().Running)
 		for i := range workers {
 			require.NoError(t, q.TrySubmit(workers+i), "buffer slot %d", i)
 		}
 		require.ErrorIs(t, q.TrySubmit(-1), workqueue.ErrFull)
-		assert.Equal(t, workers, q.Stats().Queued)
+		assert.EqualValues(t, workers, q.Stats().Queued)
 		close(release)
 		require.NoError(t, q.Shutdown(t.Context()))
 		st := q.Stats()
@@ -181,7 +181,7 @@ func TestRetryBackoffDoesNotHoldAWorker(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), "flaky"))
 		synctest.Wait()
-		assert.Equal(t, 1, q.Stats().Retrying)
+		assert.EqualValues(t, 1, q.Stats().Retrying)
 		require.NoError(t, q.Submit(t.Context(), "steady"))
 		require.NoError(t, q.Shutdown(t.Context()))
 		assert.Equal(t, map[string]time.Duration{"steady": 0, "flaky": 10 * time.Second}, finished,
@@ -228,7 +228,7 @@ func TestJobsAwaitingRetryAreBoundedByMaxRetrying(t *testing.T) {
 		var attempts sync.Map
 		var peak atomic.Int64
 		handler := func(_ context.Context, job int) error {
-			peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
+			peak.Store(max(peak.Load(), q.Stats().Retrying))
 			v, _ := attempts.LoadOrStore(job, new(atomic.Int32))
 			if v.(*atomic.Int32).Add(1) <= 3 {
 				return errTransient
@@ -242,13 +242,13 @@ func TestJobsAwaitingRetryAreBoundedByMaxRetrying(t *testing.T) {
 			MaxRetrying: maxRetrying,
 			Retry:       &retry.Policy{Initial: time.Second},
 			OnResult: func(workqueue.Result[int]) {
-				peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
+				peak.Store(max(peak.Load(), q.Stats().Retrying))
 			},
 		})
 		require.NoError(t, err)
 		for i := range 50 {
 			require.NoError(t, q.Submit(t.Context(), i))
-			peak.Store(max(peak.Load(), int64(q.Stats().Retrying)))
+			peak.Store(max(peak.Load(), q.Stats().Retrying))
 		}
 		require.NoError(t, q.Shutdown(t.Context()))
 		assert.LessOrEqual(t, peak.Load(), int64(maxRetrying+workers-1))

@@ -73,7 +73,7 @@ func TestShutdownDeadlineCancelsJobsAwaitingRetry(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), 1))
 		synctest.Wait()
-		require.Equal(t, 1, q.Stats().Retrying)
+		require.EqualValues(t, 1, q.Stats().Retrying)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		require.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded)
@@ -299,7 +299,7 @@ func TestOnResultCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
 			require.NoError(t, q.Submit(t.Context(), i))
 		}
 		synctest.Wait() // all five await their retry
-		require.Equal(t, 5, q.Stats().Retrying)
+		require.EqualValues(t, 5, q.Stats().Retrying)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		require.ErrorIs(t, q.Shutdown(ctx), workqueue.ErrShutdown)

@@ -1,6 +1,7 @@
 package workqueue
 
-// Stats is a snapshot of a Queue's counters, taken by Queue.Stats.
+// Stats is a snapshot of a Queue's counters and gauges, taken by
+// Queue.Stats. Every field is an int64.
 //
 // The fields are read one by one while the queue runs, so a snapshot taken
 // under load may be off by the jobs that moved meanwhile, within these
@@ -17,11 +18,11 @@ type Stats struct {
 	// (returned nil, or is about to).
 	Submitted int64
 	// Queued is the number of jobs in the buffer, waiting for a worker.
-	Queued int
+	Queued int64
 	// Running is the number of handler calls in progress.
-	Running int
+	Running int64
 	// Retrying is the number of jobs waiting out a retry backoff.
-	Retrying int
+	Retrying int64
 
 	// Succeeded, Failed, Canceled and Dropped count terminal outcomes.
 	Succeeded int64

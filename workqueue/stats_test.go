@@ -46,7 +46,7 @@ func watchStats[T any](q *workqueue.Queue[T], workers int, maxAccepted func() in
 		if st.Submitted < st.Succeeded+st.Failed+st.Canceled+st.Dropped {
 			w.undercount++
 		}
-		if st.Queued < 0 || st.Running < 0 || st.Retrying < 0 || st.Running > workers {
+		if st.Queued < 0 || st.Running < 0 || st.Retrying < 0 || st.Running > int64(workers) {
 			w.badGauge++
 		}
 		prev = st

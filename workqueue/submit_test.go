@@ -101,8 +101,8 @@ func TestBlockedSubmitterAlwaysWakes_pond108(t *testing.T) {
 			wg.Go(func() { assert.NoError(t, q.Submit(t.Context(), i)) })
 		}
 		synctest.Wait() // all but two are blocked on the full buffer
-		assert.Equal(t, 1, q.Stats().Running)
-		assert.Equal(t, 1, q.Stats().Queued)
+		assert.EqualValues(t, 1, q.Stats().Running)
+		assert.EqualValues(t, 1, q.Stats().Queued)
 		close(release)
 		wg.Wait() // every blocked submitter got in
 		require.NoError(t, q.Shutdown(t.Context()))

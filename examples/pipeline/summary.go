@@ -33,7 +33,7 @@ func submit[T any](ctx context.Context, q *workqueue.Queue[T], g *gauge, job T) 
 	start := time.Now()
 	err := q.Submit(ctx, job)
 	g.blocked.Add(int64(time.Since(start)))
-	d := int64(q.Stats().Queued)
+	d := q.Stats().Queued
 	for m := g.maxDepth.Load(); d > m && !g.maxDepth.CompareAndSwap(m, d); m = g.maxDepth.Load() {
 	}
 	return err
