@@ -24,20 +24,22 @@ var errTransient = errors.New("transient")
 func noop(context.Context, int) error { return nil }
 
 func TestNewRejectsInvalidOptions(t *testing.T) {
-	cases := map[string]workqueue.Options[int]{
-		"negative workers":        {Workers: -1},
-		"too many workers":        {Workers: workqueue.MaxWorkers + 1},
-		"negative capacity":       {Capacity: -1},
-		"too large capacity":      {Capacity: workqueue.MaxCapacity + 1},
-		"negative maxretrying":    {MaxRetrying: -1},
-		"negative attempttimeout": {AttemptTimeout: -time.Second},
+	cases := []struct {
+		field string // named by the error
+		opts  workqueue.Options[int]
+	}{
+		{"Workers", workqueue.Options[int]{Workers: -1}},
+		{"Workers", workqueue.Options[int]{Workers: workqueue.MaxWorkers + 1}},
+		{"Capacity", workqueue.Options[int]{Capacity: -1}},
+		{"Capacity", workqueue.Options[int]{Capacity: workqueue.MaxCapacity + 1}},
+		{"MaxRetrying", workqueue.Options[int]{MaxRetrying: -1}},
+		{"AttemptTimeout", workqueue.Options[int]{AttemptTimeout: -time.Second}},
 	}
-	for name, opts := range cases {
-		t.Run(name, func(t *testing.T) {
-			q, err := workqueue.New(noop, opts)
-			require.ErrorIs(t, err, workqueue.ErrInvalidOptions)
-			assert.Nil(t, q)
-		})
+	for _, tc := range cases {
+		q, err := workqueue.New(noop, tc.opts)
+		require.ErrorIs(t, err, workqueue.ErrInvalidOptions, "%+v", tc.opts)
+		assert.ErrorContains(t, err, tc.field+" = ")
+		assert.Nil(t, q)
 	}
 }
 
