@@ -1,0 +1,272 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/stream/internal/ctxerr"
+)
+
+// Run connects and serves the stream until ctx ends or a fatal error occurs,
+// and blocks until then. It dials, runs OnConnect and flushes the send
+// buffer; then, on Run's goroutine, it reads a message from the connection,
+// calls handler with it, and reads the next one only once handler has
+// returned: handler sees the messages in the order received, one at a time,
+// and receives Run's ctx. When the connection fails (a Read or Write error,
+// an unanswered ping, IdleTimeout) Run closes it (at once, with CloseNow on
+// a ForceCloser, when the peer is deemed dead), waits the backoff delay —
+// at least the delay asked for by retry.After on the error, capped by
+// Backoff.MaxHint — and dials again. There is never more than one
+// connection: the old one is closed, and its watchdog goroutine has exited,
+// before the next dial.
+//
+// While handler runs, the connection is not read (what arrives waits in
+// the transport's buffers), and liveness checks pause: no ping is sent and
+// neither PingTimeout nor IdleTimeout can expire. When handler returns, the
+// liveness clock restarts from zero. Time spent in handler therefore never
+// counts against the peer; a dead peer is detected within Heartbeat +
+// PingTimeout, or IdleTimeout, of handler returning. Nothing is read ahead:
+// each message Read returned has been handed to handler when Run reconnects
+// or returns.
+//
+// The ctx passed to Dial stays live until that connection is torn down, so a
+// transport may tie the connection's lifetime to it, as an HTTP request body
+// is tied to its request's context. It ends earlier only if Run's ctx ends
+// or ConnectTimeout passes before the connection is up. Once it is up, the
+// end of Run's ctx first closes the connection (Conn.Close, gracefully if
+// the transport can), which ends a Read in progress, and then ends the Dial
+// ctx; this happens also while handler runs.
+//
+// The reason each connection or attempt ended is reported to OnState and
+// in Stats.LastError; while ctx is live, it never matches context.Canceled
+// or context.DeadlineExceeded, whatever the transport returned (the match
+// is removed; the message, other matches, retry.Permanent and retry.After
+// are kept).
+//
+// Run returns, with every goroutine it started stopped and the connection
+// closed:
+//   - ctx.Err(), when ctx ends (during a dial, a backoff wait, or a handler
+//     that then returns; a handler that ignores ctx delays the return);
+//   - handler's error, unchanged, when handler returns one;
+//   - the error, unchanged, of a Dial or OnConnect marked with
+//     retry.Permanent (still marked: retry.IsPermanent reports true);
+//   - an error matching ErrMaxAttempts and the last attempt's error, after
+//     Options.MaxAttempts consecutive failed attempts;
+//   - ErrRunCalled, at once, if Run was called before: a Client runs once.
+//
+// When Run returns, messages still in the send buffer are dropped (counted
+// in Stats.Dropped) and later calls to Send return ErrClosed. Run panics if
+// handler is nil.
+func (c *Client[M]) Run(ctx context.Context, handler func(ctx context.Context, m M) error) error {
+	if handler == nil {
+		panic("stream: Run with nil handler")
+	}
+	if !c.started.CompareAndSwap(false, true) {
+		return ErrRunCalled
+	}
+	defer c.finish() // also if handler panics
+	err := c.run(ctx, handler)
+	c.setState(StateEvent{State: StateClosed, Err: err})
+	return err
+}
+
+// finish marks the Client closed for Send and drops what is still queued.
+func (c *Client[M]) finish() {
+	c.mu.Lock()
+	c.closed = true
+	n := c.buf.clear()
+	c.dropped += uint64(n)
+	c.mu.Unlock()
+	close(c.done)
+	if n > 0 {
+		c.cfg.Logger.Warn("stream: dropping unsent messages", "count", n)
+	}
+}
+
+func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) error) error {
+	b := retry.Backoff{Policy: c.cfg.Backoff}
+	failures := 0 // consecutive failed attempts
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.setState(StateEvent{State: StateConnecting, Attempt: failures + 1})
+		cn, err := c.connect(ctx)
+		if err == nil {
+			c.setState(StateEvent{State: StateConnected})
+			start := time.Now()
+			var fatal error
+			err, fatal = c.serve(ctx, cn, handler)
+			if fatal != nil {
+				c.disconnected(fatal, failures, 0)
+				return fatal
+			}
+			if time.Since(start) >= c.cfg.StableAfter {
+				b.Reset()
+				failures = 0
+			} else {
+				failures++
+			}
+		} else {
+			failures++
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			c.disconnected(ctxErr, failures, 0)
+			return ctxErr
+		}
+		// ctx is live: no reason may pass for the end of it.
+		err = ctxerr.Hide(err)
+		if retry.IsPermanent(err) {
+			c.disconnected(err, failures, 0)
+			return err
+		}
+		if m := c.cfg.MaxAttempts; m > 0 && failures >= m {
+			c.disconnected(err, failures, 0)
+			return fmt.Errorf("%w (%d in a row): %w", ErrMaxAttempts, failures, err)
+		}
+		delay := b.Next()
+		if hint, ok := retry.Hint(err); ok {
+			maxHint := c.cfg.Backoff.MaxHint
+			if maxHint == 0 {
+				maxHint = retry.DefaultMaxHint
+			}
+			delay = max(delay, min(hint, maxHint))
+		}
+		c.disconnected(err, failures, delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// connect makes one connection attempt: Dial, OnConnect, flush. On success
+// the connection is published to Send and its watchdog, if any, is running.
+func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
+	// The connection's context is the one Dial receives, so a transport may
+	// tie the connection's life to it; it ends at teardown, or when the
+	// attempt takes longer than ConnectTimeout. It follows Run's ctx only
+	// until the connection is up: from then on, the end of Run's ctx makes
+	// the connection close first (gracefully, see serve) and only then ends
+	// cctx, as a transport may drop the connection abruptly when the ctx of
+	// a Read in progress ends (github.com/coder/websocket does).
+	cctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	unlink := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	deadline := time.Now().Add(c.cfg.ConnectTimeout)
+	timer := time.AfterFunc(c.cfg.ConnectTimeout, func() { cancel(ErrConnectTimeout) })
+	// The attempt overran ConnectTimeout if its deadline passed, by the
+	// clock, whether or not the timer has fired yet.
+	overran := func() bool { return !time.Now().Before(deadline) }
+	failed := func(err error) error {
+		timer.Stop()
+		unlink()
+		if ctx.Err() == nil && (overran() || errors.Is(context.Cause(cctx), ErrConnectTimeout)) && !errors.Is(err, ErrConnectTimeout) {
+			err = fmt.Errorf("%w after %v: %w", ErrConnectTimeout, c.cfg.ConnectTimeout, ctxerr.Hide(err))
+		}
+		cancel(err)
+		return err
+	}
+
+	c.mu.Lock()
+	c.dials++
+	c.mu.Unlock()
+	conn, err := c.dialer.Dial(cctx)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return nil, failed(err)
+	}
+	if conn == nil {
+		return nil, failed(errors.New("stream: Dial returned a nil Conn and no error"))
+	}
+	cn := newConnection(cctx, cancel, conn)
+	if c.cfg.OnConnect != nil {
+		if err := c.cfg.OnConnect(cctx, connSender[M]{c: c, cn: cn}); err != nil {
+			cn.close()
+			return nil, failed(fmt.Errorf("stream: OnConnect: %w", err))
+		}
+	}
+	if err := c.flush(cn, func() bool { return timer.Stop() && !overran() }); err != nil {
+		cn.close()
+		return nil, failed(err)
+	}
+	if unlink() {
+		// Run's ctx ending closes the connection, then ends cctx; teardown
+		// waits for that.
+		cn.wg.Add(1)
+		cn.unlink = context.AfterFunc(ctx, func() {
+			defer cn.wg.Done()
+			cn.close()
+			cn.cancel(context.Cause(ctx))
+		})
+	}
+	if c.cfg.IdleTimeout > 0 || c.cfg.pings {
+		cn.live = newLiveness(c.cfg.IdleTimeout > 0)
+	}
+	if cn.live != nil {
+		pinger, _ := conn.(Pinger)
+		if !c.cfg.pings {
+			pinger = nil
+		}
+		cn.act, _ = conn.(ActivityReporter)
+		if pinger != nil || c.cfg.IdleTimeout > 0 {
+			cn.wg.Go(func() { cn.watch(pinger, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
+		}
+	}
+	return cn, nil
+}
+
+// serve reads cn on Run's goroutine and hands each message to handler
+// until the connection fails (connErr) or Run must return (fatal: handler's
+// error or ctx.Err()). Nothing reads cn while handler runs, so the liveness
+// clock is suspended meanwhile. serve tears cn down before returning.
+func (c *Client[M]) serve(ctx context.Context, cn *connection[M], handler func(context.Context, M) error) (connErr, fatal error) {
+	defer c.teardown(cn)
+	for {
+		m, err := cn.conn.Read(cn.ctx)
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr // the end of ctx closed cn
+			}
+			if r := cn.readEnded(); r != nil {
+				err = keepHint(r, err)
+			}
+			return err, nil
+		}
+		c.in.Add(1)
+		cn.live.suspend()
+		err = handler(ctx, m)
+		cn.live.resume()
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// teardown unpublishes cn, closes it, ends its ctx and waits for its
+// watchdog and for the close on the end of Run's ctx.
+func (c *Client[M]) teardown(cn *connection[M]) {
+	c.mu.Lock()
+	if c.cur == cn {
+		c.cur = nil
+	}
+	c.disconnects++
+	c.mu.Unlock()
+	if cn.unlink != nil && cn.unlink() {
+		cn.wg.Done() // the AfterFunc will not run
+	}
+	close(cn.stop)
+	cn.close() // before cancel: a graceful close needs the Read ctx live
+	cn.cancel(context.Canceled)
+	cn.wg.Wait()
+}
