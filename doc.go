@@ -35,4 +35,20 @@
 // Every blocking call takes a context.Context, every buffer and map is
 // bounded, and no goroutine started by a sluice value outlives the call that
 // stops it (Shutdown, the return of Run, the end of a range loop).
+//
+// # Errors and panics
+//
+// One rule holds in every package. A constructor given an Options field out
+// of range returns an error that wraps that package's ErrInvalidOptions and
+// names the field. A panic is kept for programmer errors that no input can
+// cause, each documented where it applies: a nil handler (workqueue.New,
+// stream.Client.Run) or a negative size given to a constructor that takes
+// one directly (limit.NewSemaphore). Errors returned later are sentinels for
+// errors.Is (ErrClosed, ErrFull, ErrAttemptTimeout, ...) or typed errors for
+// errors.As when they carry data; each wraps the error underneath with %w.
+//
+// The same idea has the same name in every package, and each package
+// declares its own copy of a shared sentinel (fetch.ErrAttemptTimeout,
+// workqueue.ErrAttemptTimeout), documented the same way: a caller matches
+// the error of the package it called, without importing another one.
 package sluice
