@@ -10,9 +10,9 @@ import (
 )
 
 // Client keeps one connection to a stream open, redialling with backoff when
-// it fails, and hands every message it reads to a handler. Create it with New,
-// run it with Run and write with Send; Send and Stats are safe for concurrent
-// use, also with Run.
+// it fails, and hands every message it reads to a handler. Create it with
+// [New], run it with [Client.Run] and write with [Client.Send]; Send and
+// [Client.Stats] are safe for concurrent use, also with Run.
 type Client[M any] struct {
 	dialer Dialer[M]
 	cfg    config[M]
@@ -39,8 +39,8 @@ type Client[M any] struct {
 	lastErr     error
 }
 
-// New returns a Client that dials with d. It returns an error wrapping
-// ErrInvalidOptions if d is nil or o is invalid. New starts no goroutine and
+// New returns a [Client] that dials with d. It returns an error wrapping
+// [ErrInvalidOptions] if d is nil or o is invalid. New starts no goroutine and
 // does not dial: Run does.
 func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
 	if d == nil {
@@ -62,7 +62,7 @@ func New[M any](d Dialer[M], o Options[M]) (*Client[M], error) {
 	}, nil
 }
 
-// Stats returns a snapshot of the Client's counters.
+// Stats returns a snapshot of the [Client]'s counters.
 func (c *Client[M]) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()

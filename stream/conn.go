@@ -8,13 +8,13 @@ import (
 // Conn is one live connection carrying messages of type M.
 type Conn[M any] interface {
 	// Read blocks until a message arrives, ctx ends or the connection
-	// fails. The Client calls it on Run's goroutine, between handler
+	// fails. The [Client] calls it on Run's goroutine, between handler
 	// calls, so never concurrently with itself.
 	Read(ctx context.Context) (M, error)
 
-	// Write sends one message. The Client serialises writes, so it is
+	// Write sends one message. The [Client] serialises writes, so it is
 	// called from one goroutine at a time. An error matching
-	// ErrInvalidMessage means the message was refused and nothing was
+	// [ErrInvalidMessage] means the message was refused and nothing was
 	// written: the connection stays up.
 	Write(ctx context.Context, m M) error
 
@@ -33,10 +33,10 @@ type Pinger interface {
 
 // ActivityReporter is implemented by Conns that see traffic below the level
 // of messages: keep-alive comments, control frames such as pongs, parts of a
-// message still arriving. The Client counts every arrival as a sign of life:
+// message still arriving. The [Client] counts every arrival as a sign of life:
 // it restarts the IdleTimeout clock, and a ping during which bytes arrived
-// is not held against the peer (see Options.IdleTimeout and
-// Options.PingTimeout).
+// is not held against the peer (see [Options.IdleTimeout] and
+// [Options.PingTimeout]).
 //
 // LastActivity returns when bytes from the peer last arrived, or the zero
 // Time if none did. It must be cheap and safe to call concurrently with
@@ -49,7 +49,7 @@ type ActivityReporter interface {
 }
 
 // ForceCloser is implemented by Conns that can close at once, without a
-// closing handshake. The Client calls CloseNow instead of Close when the
+// closing handshake. The [Client] calls CloseNow instead of Close when the
 // peer is deemed dead (a ping went unanswered, or nothing arrived for
 // IdleTimeout): a graceful close would only wait for an answer that cannot
 // come, and delay the reconnect. Like Close, CloseNow is safe to call
@@ -58,13 +58,13 @@ type ForceCloser interface {
 	CloseNow() error
 }
 
-// Dialer opens connections. A dial error wrapped with retry.Permanent ends
+// Dialer opens connections. A dial error wrapped with [retry.Permanent] ends
 // Run.
 type Dialer[M any] interface {
 	Dial(ctx context.Context) (Conn[M], error)
 }
 
-// DialFunc adapts a function to Dialer.
+// DialFunc adapts a function to [Dialer].
 type DialFunc[M any] func(ctx context.Context) (Conn[M], error)
 
 // Dial calls f(ctx).

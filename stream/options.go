@@ -18,8 +18,8 @@ const (
 	DefaultSendBuffer     = 64
 )
 
-// Options configures a Client. The zero value is usable: each zero field takes
-// the default documented on it. Negative durations are rejected by New unless
+// Options configures a [Client]. The zero value is usable: each zero field takes
+// the default documented on it. Negative durations are rejected by [New] unless
 // a field says otherwise.
 type Options[M any] struct {
 	// Backoff gives the delays between connection attempts (Initial, Max,
@@ -31,31 +31,31 @@ type Options[M any] struct {
 	// StableAfter is how long a connection must stay up before it counts as a
 	// success: only then is the backoff reset and the MaxAttempts count cleared.
 	// A server that accepts and then drops at once therefore sees the delays
-	// grow instead of a reconnect storm. Zero means DefaultStableAfter (10s).
+	// grow instead of a reconnect storm. Zero means [DefaultStableAfter] (10s).
 	StableAfter time.Duration
 
 	// MaxAttempts is how many consecutive connection attempts may fail before
-	// Run gives up with ErrMaxAttempts. An attempt fails when Dial, OnConnect
+	// Run gives up with [ErrMaxAttempts]. An attempt fails when Dial, OnConnect
 	// or the flush of the send buffer fails or ConnectTimeout passes, or when
 	// the connection ends before StableAfter.
 	// Zero means no limit.
 	MaxAttempts int
 
 	// ConnectTimeout bounds one connection attempt: Dial, OnConnect and the
-	// flush of the send buffer. Zero means DefaultConnectTimeout (30s).
+	// flush of the send buffer. Zero means [DefaultConnectTimeout] (30s).
 	ConnectTimeout time.Duration
 
 	// Heartbeat is the interval between liveness pings on connections whose
-	// Conn implements Pinger. Pings pause while the handler runs: the
+	// [Conn] implements [Pinger]. Pings pause while the handler runs: the
 	// connection is not read then, so no pong could be seen. Zero means
-	// DefaultHeartbeat (30s); a negative value disables pings.
+	// [DefaultHeartbeat] (30s); a negative value disables pings.
 	Heartbeat time.Duration
 
 	// PingTimeout is how long a ping may go unanswered, while the handler is
-	// idle, before the connection is declared dead (ErrPingTimeout), closed
+	// idle, before the connection is declared dead ([ErrPingTimeout]), closed
 	// and redialled. A ping during which a message arrived, and so the
 	// handler ran, is not held against the peer, nor one during which bytes
-	// arrived on a Conn that implements ActivityReporter. A ping is a timeout
+	// arrived on a [Conn] that implements [ActivityReporter]. A ping is a timeout
 	// only once its deadline passed: one that fails earlier (the connection
 	// closing under it) waits for the deadline, and if the connection ends
 	// first, the reason it ended is reported instead. The ping runs beside
@@ -64,9 +64,9 @@ type Options[M any] struct {
 	PingTimeout time.Duration
 
 	// IdleTimeout closes and redials a connection on which nothing arrived —
-	// no message, no answered ping and, on a Conn that implements
-	// ActivityReporter, no bytes at all (keep-alive comments, control frames,
-	// parts of a message) — for this long (ErrIdleTimeout). Set it above the
+	// no message, no answered ping and, on a [Conn] that implements
+	// [ActivityReporter], no bytes at all (keep-alive comments, control frames,
+	// parts of a message) — for this long ([ErrIdleTimeout]). Set it above the
 	// interval of the server's keep-alives.
 	// Time in the handler does not count: the clock stops while the handler
 	// runs and restarts from zero when it returns. Zero disables the check.
@@ -76,7 +76,7 @@ type Options[M any] struct {
 	// message is read or any buffered message is flushed; use it to
 	// (re)subscribe. Messages sent through s are written on the new connection
 	// at once, ahead of the send buffer. An error fails the attempt like a
-	// dial error (a retry.Permanent one ends Run). ctx ends when the
+	// dial error (a [retry.Permanent] one ends Run). ctx ends when the
 	// connection ends, when Run's context ends or after ConnectTimeout.
 	OnConnect func(ctx context.Context, s Sender[M]) error
 
@@ -86,14 +86,14 @@ type Options[M any] struct {
 
 	// SendBuffer is how many messages Send queues while disconnected; they are
 	// written in order after the next successful OnConnect. Beyond it Send
-	// returns ErrSendBufferFull. Zero means DefaultSendBuffer (64); a negative
+	// returns [ErrSendBufferFull]. Zero means [DefaultSendBuffer] (64); a negative
 	// value disables queueing (Send then fails with ErrSendBufferFull whenever
 	// no connection is up).
 	SendBuffer int
 
 	// SendMaxAge, if positive, drops queued messages that waited longer than
 	// this when the buffer is flushed, so a long outage does not end in a burst
-	// of stale data. Dropped messages are counted in Stats.Dropped and logged.
+	// of stale data. Dropped messages are counted in [Stats.Dropped] and logged.
 	SendMaxAge time.Duration
 
 	// Logger receives connection events (connect, disconnect with reason,

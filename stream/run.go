@@ -17,8 +17,8 @@ import (
 // returned: handler sees the messages in the order received, one at a time,
 // and receives Run's ctx. When the connection fails (a Read or Write error,
 // an unanswered ping, IdleTimeout) Run closes it (at once, with CloseNow on
-// a ForceCloser, when the peer is deemed dead), waits the backoff delay —
-// at least the delay asked for by retry.After on the error, capped by
+// a [ForceCloser], when the peer is deemed dead), waits the backoff delay —
+// at least the delay asked for by [retry.After] on the error, capped by
 // Backoff.MaxHint — and dials again. There is never more than one
 // connection: the old one is closed, and its watchdog goroutine has exited,
 // before the next dial.
@@ -36,14 +36,14 @@ import (
 // transport may tie the connection's lifetime to it, as an HTTP request body
 // is tied to its request's context. It ends earlier only if Run's ctx ends
 // or ConnectTimeout passes before the connection is up. Once it is up, the
-// end of Run's ctx first closes the connection (Conn.Close, gracefully if
+// end of Run's ctx first closes the connection ([Conn.Close], gracefully if
 // the transport can), which ends a Read in progress, and then ends the Dial
 // ctx; this happens also while handler runs.
 //
 // The reason each connection or attempt ended is reported to OnState and
-// in Stats.LastError; while ctx is live, it never matches context.Canceled
+// in [Stats.LastError]; while ctx is live, it never matches context.Canceled
 // or context.DeadlineExceeded, whatever the transport returned (the match
-// is removed; the message, other matches, retry.Permanent and retry.After
+// is removed; the message, other matches, [retry.Permanent] and retry.After
 // are kept).
 //
 // Run returns, with every goroutine it started stopped and the connection
@@ -52,13 +52,13 @@ import (
 //     that then returns; a handler that ignores ctx delays the return);
 //   - handler's error, unchanged, when handler returns one;
 //   - the error, unchanged, of a Dial or OnConnect marked with
-//     retry.Permanent (still marked: retry.IsPermanent reports true);
-//   - an error matching ErrMaxAttempts and the last attempt's error, after
-//     Options.MaxAttempts consecutive failed attempts;
-//   - ErrRunCalled, at once, if Run was called before: a Client runs once.
+//     retry.Permanent (still marked: [retry.IsPermanent] reports true);
+//   - an error matching [ErrMaxAttempts] and the last attempt's error, after
+//     [Options.MaxAttempts] consecutive failed attempts;
+//   - [ErrRunCalled], at once, if Run was called before: a [Client] runs once.
 //
 // When Run returns, messages still in the send buffer are dropped (counted
-// in Stats.Dropped) and later calls to Send return ErrClosed. Run panics if
+// in [Stats.Dropped]) and later calls to Send return [ErrClosed]. Run panics if
 // handler is nil.
 func (c *Client[M]) Run(ctx context.Context, handler func(ctx context.Context, m M) error) error {
 	if handler == nil {

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Sender writes messages. *Client implements it, and OnConnect receives one
+// Sender writes messages. [*Client] implements it, and OnConnect receives one
 // that writes on the new connection directly.
 type Sender[M any] interface {
 	Send(ctx context.Context, m M) error
@@ -18,13 +18,13 @@ type Sender[M any] interface {
 // While a connection is up, Send waits for earlier writes (writes never
 // overlap, whoever calls Send) and returns the Write error, if any; a failed
 // write also closes the connection so that Run redials, unless the error
-// matches ErrInvalidMessage (the message was refused, the connection stays
+// matches [ErrInvalidMessage] (the message was refused, the connection stays
 // up) or ctx ended during the write. While no connection
 // is up — before Run, during a dial or a backoff wait — Send queues m and
 // returns nil; queued messages are written in order after the next
 // successful OnConnect, ahead of any later Send. Send returns
-// ErrSendBufferFull if Options.SendBuffer messages are already queued,
-// ErrClosed once Run has returned, and ctx.Err() if ctx ends while it waits.
+// [ErrSendBufferFull] if [Options.SendBuffer] messages are already queued,
+// [ErrClosed] once Run has returned, and ctx.Err() if ctx ends while it waits.
 func (c *Client[M]) Send(ctx context.Context, m M) error {
 	if err := ctx.Err(); err != nil {
 		return err

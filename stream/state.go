@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// State is where a Client is in its connection life cycle.
+// State is where a [Client] is in its connection life cycle.
 type State int32
 
 // States of a Client, in the order a Run goes through them.
@@ -40,19 +40,19 @@ func (s State) String() string {
 	return "State(" + strconv.Itoa(int(s)) + ")"
 }
 
-// StateEvent describes one state change, as passed to Options.OnState.
+// StateEvent describes one state change, as passed to [Options.OnState].
 type StateEvent struct {
 	// State is the new state.
 	State State
-	// Err is why: for StateDisconnected the error that ended the attempt or the
-	// connection; for StateClosed the error Run returns. Nil otherwise.
+	// Err is why: for [StateDisconnected] the error that ended the attempt or the
+	// connection; for [StateClosed] the error Run returns. Nil otherwise.
 	Err error
-	// Attempt counts consecutive failed attempts: for StateConnecting the
+	// Attempt counts consecutive failed attempts: for [StateConnecting] the
 	// number of the attempt starting (1 after a stable connection), for
-	// StateDisconnected the number of failures so far (0 when a stable
+	// [StateDisconnected] the number of failures so far (0 when a stable
 	// connection ended).
 	Attempt int
-	// Delay is, for StateDisconnected, the wait before the next attempt
+	// Delay is, for [StateDisconnected], the wait before the next attempt
 	// (0 when Run is about to return).
 	Delay time.Duration
 }

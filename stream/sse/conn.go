@@ -21,10 +21,10 @@ var (
 
 // Conn is one server-sent events stream returned by Dial. Read may be called
 // by one goroutine at a time; Close and LastActivity may be called from any
-// goroutine, also during a Read. Conn does not implement stream.Pinger: SSE
+// goroutine, also during a Read. Conn does not implement [stream.Pinger]: SSE
 // has no ping, so detect a dead server with the Client's IdleTimeout, longer
 // than the interval of the server's keep-alive comments. Conn implements
-// stream.ActivityReporter, so those comments, and every other byte of the
+// [stream.ActivityReporter], so those comments, and every other byte of the
 // body, count as signs of life.
 type Conn struct {
 	d        *Dialer
@@ -40,15 +40,15 @@ type Conn struct {
 }
 
 // Read blocks until the next event arrives and returns it, after recording
-// its position (the last event ID) in the Dialer for the next connection.
+// its position (the last event ID) in the [Dialer] for the next connection.
 //
 // Read returns an error when the stream ends or fails, and then keeps
 // returning it: io.EOF (wrapped) when the server ended the response,
-// ErrEventTooLarge, a network error, ctx's error if ctx ended (which aborts
-// the stream), or ErrClosed after Close. When the server set a reconnection
+// [ErrEventTooLarge], a network error, ctx's error if ctx ended (which aborts
+// the stream), or [ErrClosed] after Close. When the server set a reconnection
 // delay with a retry field, on this connection or an earlier one, every
-// error Read returns carries it as a retry.After hint — also after Close or
-// ctx's end, so that a stream.Client that closed the connection itself (say,
+// error Read returns carries it as a [retry.After] hint — also after Close or
+// ctx's end, so that a [stream.Client] that closed the connection itself (say,
 // after its IdleTimeout) still waits at least that long before reconnecting.
 func (c *Conn) Read(ctx context.Context) (Event, error) {
 	c.readMu.Lock()
@@ -94,10 +94,10 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 
 // LastActivity returns when Read last received bytes of the body — a
 // comment, a field line or part of one — or, before any, when the response
-// header arrived (stream.ActivityReporter).
+// header arrived ([stream.ActivityReporter]).
 func (c *Conn) LastActivity() time.Time { return c.activity.Last() }
 
-// Write returns ErrReadOnly: server-sent events flow only from the server.
+// Write returns [ErrReadOnly]: server-sent events flow only from the server.
 func (c *Conn) Write(context.Context, Event) error { return ErrReadOnly }
 
 // Close aborts the stream: it cancels the request, which makes a Read in

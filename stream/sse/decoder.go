@@ -28,7 +28,7 @@ const (
 // not terminated by a blank line when the stream ends is discarded.
 //
 // A Decoder is bounded: a line longer than the limit, or an event whose data
-// exceeds it, is ErrEventTooLarge, and the Decoder holds at most a few times
+// exceeds it, is [ErrEventTooLarge], and the Decoder holds at most a few times
 // the limit in memory. Bytes are passed through as they are: a Decoder does
 // not validate UTF-8.
 //
@@ -51,9 +51,9 @@ type Decoder struct {
 	retry     time.Duration
 }
 
-// NewDecoder returns a Decoder reading from r. maxEventBytes bounds the
+// NewDecoder returns a [Decoder] reading from r. maxEventBytes bounds the
 // length of a line and the size of an event's data; zero or negative means
-// DefaultMaxEventBytes.
+// [DefaultMaxEventBytes].
 func NewDecoder(r io.Reader, maxEventBytes int) *Decoder {
 	if maxEventBytes <= 0 {
 		maxEventBytes = DefaultMaxEventBytes
@@ -78,7 +78,7 @@ func (d *Decoder) Retry() time.Duration { return d.retry }
 
 // Next reads until the next event is dispatched and returns it. At the end
 // of the stream it returns io.EOF (an unterminated last event is dropped);
-// it returns ErrEventTooLarge when the limit is exceeded, and any other
+// it returns [ErrEventTooLarge] when the limit is exceeded, and any other
 // error of the underlying reader. Errors are sticky: once Next failed, it
 // keeps returning the same error. Next blocks as long as the reader does.
 func (d *Decoder) Next() (Event, error) {

@@ -15,7 +15,7 @@
 // The Dialer behaves as a browser's EventSource does, with these guarantees:
 //
 //   - Resumption: every connection sends Last-Event-ID, the latest id the
-//     stream set, or the Dialer's LastEventID while it set none. The caller's
+//     stream set, or [Dialer.LastEventID] while it set none. The caller's
 //     ID is never dropped on a retry. To resume across restarts, save the
 //     ID of the last [Event] the handler processed (not [Dialer.ResumeID],
 //     which may be ahead of the handler) and pass it as LastEventID.
@@ -27,15 +27,15 @@
 //     [ErrNoContent]; 5xx, 408, 425 and 429 are retried (Retry-After
 //     honoured); any other status is a permanent [*StatusError], and a wrong
 //     Content-Type a permanent [ErrContentType].
-//   - Bounded memory: a line or an event larger than MaxEventBytes (1 MiB by
-//     default) ends the connection with [ErrEventTooLarge].
+//   - Bounded memory: a line or an event larger than [Dialer.MaxEventBytes]
+//     (1 MiB by default) ends the connection with [ErrEventTooLarge].
 //
 // The stream is one-way: [Conn.Write] returns [ErrReadOnly], which matches
 // [stream.ErrInvalidMessage], so a Client's Send returns it while connected
 // (a message queued while disconnected is dropped at flush and counted in
-// Stats.Dropped); the connection stays up. There is no ping either:
-// detect a dead server with the Client's IdleTimeout, set above the interval
-// of the server's keep-alive comments. [Conn] implements
+// [stream.Stats.Dropped]); the connection stays up. There is no ping
+// either: detect a dead server with [stream.Options.IdleTimeout], set above
+// the interval of the server's keep-alive comments. [Conn] implements
 // [stream.ActivityReporter]: every byte of the body counts as a sign of life
 // (comments, field lines, parts of an event), so keep-alive comments keep a
 // quiet stream connected, and a server is deemed dead IdleTimeout after the

@@ -64,7 +64,7 @@ type Conn struct {
 
 // LastActivity returns when bytes last arrived on the connection — a frame,
 // a control frame such as a pong, or part of one — or the zero Time if that
-// cannot be seen (stream.ActivityReporter). It is seen when the Dialer's
+// cannot be seen ([stream.ActivityReporter]). It is seen when the [Dialer]'s
 // HTTPClient has an *http.Transport (or none) without a DialTLSContext
 // function. Bytes are read, and so seen, only while a Read is in progress.
 func (c *Conn) LastActivity() time.Time {
@@ -77,13 +77,13 @@ func (c *Conn) LastActivity() time.Time {
 // Subprotocol returns the subprotocol the server chose, or "".
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 
-// Read blocks until a whole message has arrived and returns it; the Message
+// Read blocks until a whole message has arrived and returns it; the [Message]
 // owns its Data. It returns an error matching ctx.Err() when ctx ends before
 // or during the Read (the connection is then closed; ending ctx after Read
 // returned has no effect), when the peer closes the connection (the error wraps
 // github.com/coder/websocket.CloseError, see CloseStatus there), when the
-// message exceeds ReadLimit (ErrMessageTooBig; the connection is closed with
-// status 1009), on a network error, or ErrClosed after Close or CloseNow.
+// message exceeds ReadLimit ([ErrMessageTooBig]; the connection is closed with
+// status 1009), on a network error, or [ErrClosed] after Close or CloseNow.
 func (c *Conn) Read(ctx context.Context) (Message, error) {
 	if done := ctx.Done(); done != nil {
 		c.watchRead(ctx, done)
@@ -182,8 +182,8 @@ func (c *Conn) readError(ctx context.Context, err error) error {
 
 // Write sends m as one text or binary message. It blocks until the message
 // was handed to the operating system, ctx ended (the connection is then
-// closed) or the connection failed. It returns ErrMessageType for an invalid
-// m.Type (without closing the connection) and ErrClosed after Close.
+// closed) or the connection failed. It returns [ErrMessageType] for an invalid
+// m.Type (without closing the connection) and [ErrClosed] after Close.
 func (c *Conn) Write(ctx context.Context, m Message) error {
 	typ, err := m.Type.wire()
 	if err != nil {
@@ -220,10 +220,10 @@ func (c *Conn) Ping(ctx context.Context) error {
 }
 
 // Close closes the connection with status 1000 (normal closure). It sends a
-// close frame and waits for the peer's answer for at most the Dialer's
+// close frame and waits for the peer's answer for at most the [Dialer]'s
 // CloseTimeout; if none came by then, it closes the TCP connection and
-// returns ErrCloseTimeout. Close unblocks concurrent Read, Write and Ping calls, which
-// return errors matching ErrClosed. It is idempotent: later and concurrent
+// returns [ErrCloseTimeout]. Close unblocks concurrent Read, Write and Ping calls, which
+// return errors matching [ErrClosed]. It is idempotent: later and concurrent
 // calls wait for the first to finish and return its result.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
@@ -247,7 +247,7 @@ func (c *Conn) Close() error {
 }
 
 // CloseNow closes the connection at once, without a closing handshake: it
-// closes the TCP connection (stream.ForceCloser). The Client uses it when the
+// closes the TCP connection ([stream.ForceCloser]). The Client uses it when the
 // peer is deemed dead. It is safe to call concurrently with Read, Write and
 // Close, and more than once. After Close it does nothing; during a Close it
 // waits for that Close to finish. It always returns nil.

@@ -14,16 +14,16 @@
 //	})
 //
 // A [Conn] can also be used on its own. It reads whole messages up to the
-// Dialer's ReadLimit (1 MiB by default; a larger message is an error matching
+// [Dialer.ReadLimit] (1 MiB by default; a larger message is an error matching
 // [ErrMessageTooBig] and ends the connection), writes text or binary
 // messages, answers Ping with a WebSocket ping (the pong is only seen while a
 // Read is in progress, which a Client has whenever its handler is not
 // running; it pauses its pings while the handler runs), and closes within the
-// Dialer's CloseTimeout: it sends a close frame, waits for the peer's answer
+// [Dialer.CloseTimeout]: it sends a close frame, waits for the peer's answer
 // for at most CloseTimeout, then closes the TCP connection. [Conn] implements
 // [stream.ActivityReporter]: every byte read from the network (frames,
 // control frames such as the server's pings or the client's pongs, parts of
-// a frame) counts as a sign of life for the Client's IdleTimeout and pings.
+// a frame) counts as a sign of life for [stream.Options.IdleTimeout] and pings.
 //
 // Handshake failures are classified for the Client's retry loop: an answer
 // with a status below 500 other than 408, 425 and 429 (a 4xx refusal, or a

@@ -6,7 +6,7 @@ import (
 	"github.com/coder/websocket"
 )
 
-// MessageType is the kind of a WebSocket data message. The zero value is Text.
+// MessageType is the kind of a WebSocket data message. The zero value is [Text].
 type MessageType int
 
 const (
@@ -39,10 +39,10 @@ func (t MessageType) wire() (websocket.MessageType, error) {
 
 // Message is one WebSocket data message.
 //
-// A Message returned by Read owns its Data: the Conn never reuses it. A
+// A Message returned by Read owns its Data: the [Conn] never reuses it. A
 // Message passed to Write is only read, and only during the call.
 type Message struct {
-	// Type is Text (the zero value) or Binary.
+	// Type is [Text] (the zero value) or [Binary].
 	Type MessageType
 	// Data is the payload.
 	Data []byte
