@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluicego/sluice/internal/clock"
 	"github.com/sluicego/sluice/retry"
 )
 
@@ -53,7 +54,7 @@ func (f *Fetcher) run(ctx context.Context, s *retryState) Result {
 			return res
 		}
 		f.stats.backingOff.Add(1)
-		err := sleep(ctx, delay)
+		err := clock.Sleep(ctx, delay)
 		f.stats.backingOff.Add(-1)
 		if err != nil {
 			return s.interrupted(err)

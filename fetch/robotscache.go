@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/sluicego/sluice/internal/clock"
 )
 
 // robotsCache holds the robots.txt rules of recently used hosts, at most
@@ -258,21 +260,5 @@ func (e *robotsEntry) crawlWait(ctx context.Context) error {
 	}
 	e.nextSlot = at.Add(e.rules.crawlDelay)
 	e.mu.Unlock()
-	return sleep(ctx, at.Sub(now))
-}
-
-// sleep waits for d or until ctx is done, and returns ctx's error in the
-// latter case.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, at.Sub(now))
 }

@@ -3,6 +3,8 @@ package retry
 import (
 	"context"
 	"time"
+
+	"github.com/sluicego/sluice/internal/clock"
 )
 
 // Do calls fn until it succeeds or the policy says to stop, and returns nil on
@@ -60,12 +62,6 @@ func DoValue[T any](ctx context.Context, p Policy, fn func(context.Context) (T, 
 // attempt's fast path stays small. err is the first attempt's error; start is
 // when the first attempt started, or the zero time if MaxElapsed is not set.
 func (p *Policy) retryAfterFailure(ctx context.Context, start time.Time, err error, fn func(context.Context) error) error {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	var delay time.Duration
 	for attempt := 1; ; attempt++ {
 		var stop error
@@ -77,19 +73,7 @@ func (p *Policy) retryAfterFailure(ctx context.Context, start time.Time, err err
 		if stop != nil {
 			return stop
 		}
-		if delay > 0 {
-			if timer == nil {
-				timer = time.NewTimer(delay)
-			} else {
-				timer.Reset(delay)
-			}
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return &Error{Reason: ctx.Err(), Last: err, Attempts: attempt}
-			}
-		}
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr := clock.Sleep(ctx, delay); cerr != nil {
 			return &Error{Reason: cerr, Last: err, Attempts: attempt}
 		}
 		if err = fn(ctx); err == nil {
