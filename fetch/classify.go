@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/sluicego/sluice/retry"
+	"github.com/sluicego/sluice/internal/httpx"
 )
 
 // attemptError turns an error of client.Do or of reading the body into the
@@ -29,20 +28,13 @@ func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 }
 
 // statusError drains and closes a non-2xx response and returns its
-// *StatusError, marked with the Retry-After wait if the header has one.
+// *StatusError, marked with the Retry-After wait if the status is
+// retryable and the header has one (httpx.WithRetryAfter decides).
 func (f *Fetcher) statusError(req *http.Request, resp *http.Response) error {
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, snippetBytes))
+	snippet := httpx.Snippet(resp.Body)
 	drainAndClose(resp.Body)
 	se := &StatusError{Method: methodOf(req), URL: req.URL.Redacted(), Status: resp.StatusCode, Body: snippet}
-	if !transientStatus(resp.StatusCode) {
-		return se
-	}
-	if v := resp.Header.Get("Retry-After"); v != "" {
-		if d, ok := retry.ParseRetryAfter(v, time.Now()); ok {
-			return retry.After(se, d)
-		}
-	}
-	return se
+	return httpx.WithRetryAfter(se, resp.StatusCode, resp.Header)
 }
 
 func methodOf(req *http.Request) string {
@@ -60,7 +52,7 @@ func transient(err error) bool {
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
-		return transientStatus(se.Status)
+		return httpx.RetryableStatus(se.Status)
 	}
 	if errors.Is(err, ErrAttemptTimeout) {
 		return true

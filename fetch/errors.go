@@ -62,21 +62,6 @@ type StatusError struct {
 	Body []byte
 }
 
-// snippetBytes is the size of StatusError.Body.
-const snippetBytes = 512
-
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("fetch: %s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
-}
-
-// transientStatus reports whether a status code is worth another attempt:
-// 408, 425, 429, 500, 502, 503 and 504. 501 and other 4xx are not.
-func transientStatus(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
-		http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
 }

@@ -3,13 +3,13 @@ package sse
 import (
 	"context"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/sluicego/sluice/internal/httpx"
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/stream"
 	"github.com/sluicego/sluice/stream/internal/activity"
@@ -129,9 +129,9 @@ func (d *Dialer) setState(id string, retry time.Duration) {
 //
 // Dial returns, for the stream.Client's retry loop:
 //   - ErrNoContent, marked retry.Permanent, for 204: the server asks to stop;
-//   - a *StatusError for other statuses, marked retry.Permanent unless the
-//     status is 5xx, 408, 425 or 429; Retry-After is honoured with
-//     retry.After;
+//   - a *StatusError for other statuses, marked retry.Permanent unless
+//     [StatusError.Retryable]; a retryable one carries the Retry-After
+//     wait, if the answer has one, as a retry.After hint;
 //   - ErrContentType, marked retry.Permanent, for a 200 that is not
 //     text/event-stream;
 //   - network errors unmarked (retryable), and ctx's error if ctx ended.
@@ -209,15 +209,11 @@ func checkResponse(resp *http.Response) error {
 	case resp.StatusCode == http.StatusNoContent:
 		return retry.Permanent(ErrNoContent)
 	case resp.StatusCode != http.StatusOK:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		se := &StatusError{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+		se := &StatusError{Status: resp.StatusCode, Header: resp.Header, Body: httpx.Snippet(resp.Body)}
 		if !se.Retryable() {
 			return retry.Permanent(se)
 		}
-		if wait, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return retry.After(se, wait)
-		}
-		return se
+		return httpx.WithRetryAfter(se, resp.StatusCode, resp.Header)
 	}
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "text/event-stream" {

@@ -24,8 +24,9 @@
 //     Client honours (capped by its Backoff.MaxHint).
 //   - Statuses: 200 with Content-Type text/event-stream is the stream; 204 No
 //     Content means the server asks the client to stop, and ends Run with
-//     [ErrNoContent]; 5xx, 408, 425 and 429 are retried (Retry-After
-//     honoured); any other status is a permanent [*StatusError], and a wrong
+//     [ErrNoContent]; 408, 425, 429, 500, 502, 503 and 504 are retried
+//     (Retry-After honoured), as fetch retries them; any other status, 501
+//     and 505 included, is a permanent [*StatusError], and a wrong
 //     Content-Type a permanent [ErrContentType].
 //   - Bounded memory: a line or an event larger than [Dialer.MaxEventBytes]
 //     (1 MiB by default) ends the connection with [ErrEventTooLarge].

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/sluicego/sluice/internal/httpx"
 	"github.com/sluicego/sluice/stream"
 )
 
@@ -40,20 +41,20 @@ type StatusError struct {
 	Status int
 	// Header is the answer's header.
 	Header http.Header
-	// Body is the start of the answer's body (at most 512 bytes), for messages.
-	Body string
+	// Body is the start of the answer's body (at most 512 bytes), for
+	// messages. It is a []byte, as fetch.StatusError's Body.
+	Body []byte
 }
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("sse: server answered %d %s", e.Status, http.StatusText(e.Status))
 }
 
-// Retryable reports whether the status is worth reconnecting after: 5xx,
-// 408 Request Timeout, 425 Too Early and 429 Too Many Requests.
+// Retryable reports whether the status is transient, worth reconnecting
+// after: 408, 425, 429, 500, 502, 503 or 504, the statuses fetch retries and
+// stream/websocket reconnects after. Every other status, 501 Not Implemented
+// and 505 HTTP Version Not Supported included, is permanent.
 func (e *StatusError) Retryable() bool {
-	switch e.Status {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
-		return true
-	}
-	return e.Status >= 500 && e.Status < 600
+	// The list is decided once, in internal/httpx.RetryableStatus.
+	return httpx.RetryableStatus(e.Status)
 }

@@ -186,6 +186,51 @@ func TestHandshakeStatusClassification(t *testing.T) {
 	}
 }
 
+// 501 Not Implemented and 505 HTTP Version Not Supported answer the same on
+// every try: like fetch, the Dialer treats them as permanent, not as a 5xx
+// worth reconnecting after.
+func TestHandshakeNotImplementedAndHTTPVersionNotSupportedArePermanent(t *testing.T) {
+	for _, code := range []int{http.StatusNotImplemented, http.StatusHTTPVersionNotSupported} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "5")
+				w.WriteHeader(code)
+			}))
+			defer srv.Close()
+			_, err := (&Dialer{URL: srv.URL}).Dial(t.Context())
+			var he *HandshakeError
+			require.ErrorAs(t, err, &he)
+			assert.Equal(t, code, he.Status)
+			assert.True(t, he.Permanent())
+			assert.True(t, retry.IsPermanent(err), "a %d is permanent: %v", code, err)
+			_, ok := retry.Hint(err)
+			assert.False(t, ok, "Retry-After counts only for a retryable status")
+		})
+	}
+}
+
+// Retry-After counts for every retryable status (408, 425, 429, 500, 502,
+// 503, 504), not only 429 and 503.
+func TestHandshakeRetryAfterHonouredForEveryRetryableStatus(t *testing.T) {
+	for _, code := range []int{408, 425, 429, 500, 502, 503, 504} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "6")
+				w.WriteHeader(code)
+			}))
+			defer srv.Close()
+			_, err := (&Dialer{URL: srv.URL}).Dial(t.Context())
+			var he *HandshakeError
+			require.ErrorAs(t, err, &he)
+			assert.False(t, he.Permanent())
+			assert.False(t, retry.IsPermanent(err))
+			hint, ok := retry.Hint(err)
+			require.True(t, ok, "status %d with Retry-After carries a hint", code)
+			assert.Equal(t, 6*time.Second, hint)
+		})
+	}
+}
+
 func TestDialNetworkErrorRetryable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sluicego/sluice/internal/httpx"
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/stream"
 	"github.com/sluicego/sluice/stream/internal/ctxerr"
@@ -70,9 +71,9 @@ type Dialer struct {
 // until the server answered, ctx ended or HandshakeTimeout passed; ctx bounds
 // only the handshake, not the connection's life.
 //
-// A refusal is a *HandshakeError, wrapped with retry.Permanent for statuses
-// below 500 other than 408, 425 and 429 (see HandshakeError.Permanent), and with retry.After when a 429 or
-// 503 answer carries a Retry-After header. Network errors are returned
+// A refusal is a *HandshakeError, wrapped with retry.Permanent unless the
+// status is transient (see [HandshakeError.Permanent]), and a transient one
+// with retry.After when the answer carries a Retry-After header. Network errors are returned
 // wrapped, unmarked (retryable), and so is ErrHandshakeTimeout. The error
 // matches a context error only if ctx ended, and then ctx.Err().
 func (d *Dialer) Dial(ctx context.Context) (stream.Conn[Message], error) {
@@ -147,10 +148,5 @@ func (d *Dialer) dialError(ctx context.Context, hdeadline time.Time, timeout tim
 	if he.Permanent() {
 		return retry.Permanent(he)
 	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if wait, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return retry.After(he, wait)
-		}
-	}
-	return he
+	return httpx.WithRetryAfter(he, resp.StatusCode, resp.Header)
 }

@@ -25,12 +25,12 @@
 // control frames such as the server's pings or the client's pongs, parts of
 // a frame) counts as a sign of life for [stream.Options.IdleTimeout] and pings.
 //
-// Handshake failures are classified for the Client's retry loop: an answer
-// with a status below 500 other than 408, 425 and 429 (a 4xx refusal, or a
-// 2xx/3xx page that is no WebSocket endpoint) is a [*HandshakeError] marked
-// [retry.Permanent], so Run stops instead of hammering a server that refuses
-// the client; 5xx, 408, 425, 429 and network errors are retryable,
-// and a Retry-After header becomes a [retry.After] hint. A handshake that
+// Handshake failures are classified for the Client's retry loop: 408, 425,
+// 429, 500, 502, 503 and 504 are retryable, as fetch retries them, and so are
+// network errors; their Retry-After header becomes a [retry.After] hint. Any
+// other answer (a 4xx refusal, a 501 or 505, or a 2xx/3xx page that is no
+// WebSocket endpoint) is a [*HandshakeError] marked [retry.Permanent], so Run
+// stops instead of hammering a server that refuses the client. A handshake that
 // outlasts HandshakeTimeout is [ErrHandshakeTimeout]; it does not match
 // context.DeadlineExceeded, which is kept for the end of the caller's context.
 package websocket

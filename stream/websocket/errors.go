@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/sluicego/sluice/internal/httpx"
 	"github.com/sluicego/sluice/stream"
 )
 
@@ -37,8 +38,7 @@ var (
 
 // HandshakeError is returned by Dial when the server answered the opening
 // handshake with a status other than 101 Switching Protocols. Dial marks it
-// with retry.Permanent for statuses below 500 other than 408, 425 and 429
-// (see Permanent).
+// with retry.Permanent unless the status is transient (see Permanent).
 type HandshakeError struct {
 	// Status is the HTTP status code of the answer.
 	Status int
@@ -55,14 +55,12 @@ func (e *HandshakeError) Error() string {
 // Unwrap returns Err.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
-// Permanent reports whether retrying the handshake is pointless: the status
-// is below 500 (a 2xx or 3xx answer means the URL is not a WebSocket
-// endpoint; a 4xx refuses the request), except 408 Request Timeout, 425 Too
-// Early and 429 Too Many Requests.
+// Permanent reports whether retrying the handshake is pointless: every
+// status except 408, 425, 429, 500, 502, 503 and 504, the statuses fetch
+// retries and stream/sse reconnects after. A 2xx or 3xx answer means the URL
+// is not a WebSocket endpoint, another 4xx refuses the request, and 501 Not
+// Implemented or 505 HTTP Version Not Supported will answer the same again.
 func (e *HandshakeError) Permanent() bool {
-	switch e.Status {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
-		return false
-	}
-	return e.Status < 500
+	// The list is decided once, in internal/httpx.RetryableStatus.
+	return !httpx.RetryableStatus(e.Status)
 }
