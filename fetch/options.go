@@ -3,12 +3,12 @@ package fetch
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/sluicego/sluice/internal/httpx"
 	"github.com/sluicego/sluice/limit"
 	"github.com/sluicego/sluice/retry"
 )
@@ -273,17 +273,13 @@ func (o Options) normalize() (config, error) {
 // many hosts.
 func newTransport(c config) *http.Transport {
 	perHost := int(min(c.perHostMax, int64(c.Concurrency)))
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          max(100, c.Concurrency),
-		MaxIdleConnsPerHost:   perHost,
-		MaxConnsPerHost:       perHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: c.AttemptTimeout, // never cuts an attempt short of AttemptTimeout
-		ExpectContinueTimeout: time.Second,
-	}
+	t := httpx.NewTransport() // the module's dial and TLS handshake timeouts
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConns = max(100, c.Concurrency)
+	t.MaxIdleConnsPerHost = perHost
+	t.MaxConnsPerHost = perHost
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = c.AttemptTimeout // never cuts an attempt short of AttemptTimeout
+	t.ExpectContinueTimeout = time.Second
+	return t
 }

@@ -6,6 +6,7 @@ package httpx
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -62,4 +63,33 @@ const SnippetBytes = 512
 func Snippet(body io.Reader) []byte {
 	b, _ := io.ReadAll(io.LimitReader(body, SnippetBytes))
 	return b
+}
+
+// The default timeouts of every transport the module builds when the caller
+// gives no *http.Client: a TCP dial gives up after DialTimeout (with TCP
+// keep-alives every KeepAlive), a TLS handshake after TLSHandshakeTimeout,
+// and the wait for a response's header after ResponseHeaderTimeout. None of
+// them bounds a response's body, so a long stream is never cut by them.
+const (
+	DialTimeout           = 10 * time.Second
+	KeepAlive             = 30 * time.Second
+	TLSHandshakeTimeout   = 10 * time.Second
+	ResponseHeaderTimeout = 30 * time.Second
+)
+
+// NewDialer returns a dialer with DialTimeout and KeepAlive.
+func NewDialer() *net.Dialer {
+	return &net.Dialer{Timeout: DialTimeout, KeepAlive: KeepAlive}
+}
+
+// NewTransport returns a new transport with the default timeouts, the
+// proxy from the environment and net/http's defaults otherwise. Each caller
+// sets its own pooling (and fetch its own ResponseHeaderTimeout).
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           NewDialer().DialContext,
+		TLSHandshakeTimeout:   TLSHandshakeTimeout,
+		ResponseHeaderTimeout: ResponseHeaderTimeout,
+	}
 }

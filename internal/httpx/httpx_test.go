@@ -65,3 +65,14 @@ func TestSnippetKeepsTheFirst512Bytes(t *testing.T) {
 	assert.Len(t, Snippet(strings.NewReader(strings.Repeat("x", 4096))), SnippetBytes)
 	assert.Empty(t, Snippet(strings.NewReader("")))
 }
+
+func TestNewTransportHasTheDefaultTimeouts(t *testing.T) {
+	tr := NewTransport()
+	assert.Equal(t, 10*time.Second, tr.TLSHandshakeTimeout)
+	assert.Equal(t, 30*time.Second, tr.ResponseHeaderTimeout)
+	assert.NotNil(t, tr.Proxy)
+	assert.NotNil(t, tr.DialContext)
+	d := NewDialer()
+	assert.Equal(t, 10*time.Second, d.Timeout)
+	assert.Equal(t, 30*time.Second, d.KeepAlive)
+}

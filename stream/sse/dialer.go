@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -68,13 +67,9 @@ func (d *Dialer) init() {
 		d.client = d.Client
 		if d.client == nil {
 			d.owned = true
-			d.client = &http.Client{Transport: &http.Transport{
-				Proxy:                 http.ProxyFromEnvironment,
-				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-				TLSHandshakeTimeout:   10 * time.Second,
-				ResponseHeaderTimeout: 30 * time.Second,
-				MaxIdleConnsPerHost:   -1,
-			}}
+			t := httpx.NewTransport() // the module's dial, TLS and header timeouts
+			t.MaxIdleConnsPerHost = -1
+			d.client = &http.Client{Transport: t}
 		}
 	})
 }

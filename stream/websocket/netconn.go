@@ -5,8 +5,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
+	"github.com/sluicego/sluice/internal/httpx"
 	"github.com/sluicego/sluice/stream/internal/activity"
 )
 
@@ -106,12 +106,7 @@ func handshakeClient(base *http.Client) (c *http.Client, forceable bool) {
 	var t *http.Transport
 	if base == nil {
 		base = &http.Client{}
-		t = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
-		}
+		t = httpx.NewTransport() // the module's dial, TLS and header timeouts
 	} else {
 		rt := base.Transport
 		if rt == nil {
@@ -124,7 +119,7 @@ func handshakeClient(base *http.Client) (c *http.Client, forceable bool) {
 		t = bt.Clone()
 	}
 	if t.DialContext == nil {
-		t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		t.DialContext = httpx.NewDialer().DialContext
 	}
 	t.DialContext = recordDial(t.DialContext, true)
 	if t.DialTLSContext != nil {
