@@ -35,7 +35,7 @@ var (
 )
 
 // StatusError is returned by Dial when the server answered with a status
-// other than 200 and 204. Dial marks it retry.Permanent unless Retryable.
+// other than 200 and 204. Dial marks it with retry.Permanent unless Retryable.
 type StatusError struct {
 	// Status is the HTTP status code.
 	Status int
@@ -50,10 +50,11 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("sse: server answered %d %s", e.Status, http.StatusText(e.Status))
 }
 
-// Retryable reports whether the status is transient, worth reconnecting
-// after: 408, 425, 429, 500, 502, 503 or 504, the statuses fetch retries and
-// stream/websocket reconnects after. Every other status, 501 Not Implemented
-// and 505 HTTP Version Not Supported included, is permanent.
+// Retryable reports whether the status is transient, worth another attempt
+// after a backoff: 408, 425, 429, 500, 502, 503 or 504, the statuses fetch
+// retries and stream/sse and stream/websocket reconnect after. Every other
+// status, 501 Not Implemented and 505 HTTP Version Not Supported included, is
+// permanent, and Dial marks the error with retry.Permanent.
 func (e *StatusError) Retryable() bool {
 	// The list is decided once, in internal/httpx.RetryableStatus.
 	return httpx.RetryableStatus(e.Status)

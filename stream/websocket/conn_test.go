@@ -201,7 +201,7 @@ func TestHandshakeNotImplementedAndHTTPVersionNotSupportedArePermanent(t *testin
 			var he *HandshakeError
 			require.ErrorAs(t, err, &he)
 			assert.Equal(t, code, he.Status)
-			assert.True(t, he.Permanent())
+			assert.False(t, he.Retryable())
 			assert.True(t, retry.IsPermanent(err), "a %d is permanent: %v", code, err)
 			_, ok := retry.Hint(err)
 			assert.False(t, ok, "Retry-After counts only for a retryable status")
@@ -222,7 +222,7 @@ func TestHandshakeRetryAfterHonouredForEveryRetryableStatus(t *testing.T) {
 			_, err := (&Dialer{URL: srv.URL}).Dial(t.Context())
 			var he *HandshakeError
 			require.ErrorAs(t, err, &he)
-			assert.False(t, he.Permanent())
+			assert.True(t, he.Retryable())
 			assert.False(t, retry.IsPermanent(err))
 			hint, ok := retry.Hint(err)
 			require.True(t, ok, "status %d with Retry-After carries a hint", code)

@@ -72,7 +72,7 @@ type Dialer struct {
 // only the handshake, not the connection's life.
 //
 // A refusal is a *HandshakeError, wrapped with retry.Permanent unless the
-// status is transient (see [HandshakeError.Permanent]), and a transient one
+// status is transient (see [HandshakeError.Retryable]), and a transient one
 // with retry.After when the answer carries a Retry-After header. Network errors are returned
 // wrapped, unmarked (retryable), and so is ErrHandshakeTimeout. The error
 // matches a context error only if ctx ended, and then ctx.Err().
@@ -145,7 +145,7 @@ func (d *Dialer) dialError(ctx context.Context, hdeadline time.Time, timeout tim
 		return ctxerr.Hide(fmt.Errorf("websocket: dial %s: %w", d.URL, err))
 	}
 	he := &HandshakeError{Status: resp.StatusCode, Header: resp.Header, Err: err}
-	if he.Permanent() {
+	if !he.Retryable() {
 		return retry.Permanent(he)
 	}
 	return httpx.WithRetryAfter(he, resp.StatusCode, resp.Header)

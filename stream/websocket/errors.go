@@ -38,7 +38,7 @@ var (
 
 // HandshakeError is returned by Dial when the server answered the opening
 // handshake with a status other than 101 Switching Protocols. Dial marks it
-// with retry.Permanent unless the status is transient (see Permanent).
+// with retry.Permanent unless Retryable.
 type HandshakeError struct {
 	// Status is the HTTP status code of the answer.
 	Status int
@@ -55,12 +55,12 @@ func (e *HandshakeError) Error() string {
 // Unwrap returns Err.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
-// Permanent reports whether retrying the handshake is pointless: every
-// status except 408, 425, 429, 500, 502, 503 and 504, the statuses fetch
-// retries and stream/sse reconnects after. A 2xx or 3xx answer means the URL
-// is not a WebSocket endpoint, another 4xx refuses the request, and 501 Not
-// Implemented or 505 HTTP Version Not Supported will answer the same again.
-func (e *HandshakeError) Permanent() bool {
+// Retryable reports whether the status is transient, worth another attempt
+// after a backoff: 408, 425, 429, 500, 502, 503 or 504, the statuses fetch
+// retries and stream/sse and stream/websocket reconnect after. Every other
+// status, 501 Not Implemented and 505 HTTP Version Not Supported included, is
+// permanent, and Dial marks the error with retry.Permanent.
+func (e *HandshakeError) Retryable() bool {
 	// The list is decided once, in internal/httpx.RetryableStatus.
-	return !httpx.RetryableStatus(e.Status)
+	return httpx.RetryableStatus(e.Status)
 }
