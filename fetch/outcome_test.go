@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -187,4 +188,14 @@ func BenchmarkResultOutcome(b *testing.B) {
 func TestOutcomeOfSuccessDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { _ = Result{Status: 200}.Outcome() })
 	assert.Zero(t, allocs)
+}
+
+// Result.OK works on the value Get returns (a pointer receiver made
+// f.Get(ctx, u).OK() a compile error).
+func TestResultOKOnReturnedValue(t *testing.T) {
+	srv := newServer(t, okHandler("x"))
+	f := newFetcher(t, Options{})
+	assert.True(t, f.Get(context.Background(), srv.URL).OK())
+	assert.False(t, f.Get(context.Background(), "ftp://x/").OK())
+	assert.False(t, Result{Err: errors.New("x")}.OK())
 }

@@ -592,3 +592,29 @@ func TestRedirectHopUsesCallersJar(t *testing.T) {
 		assert.Equal(t, "home", string(r.Body))
 	})
 }
+
+// A redirect hop to a host whose robots.txt is unavailable ends the Result
+// as robots.txt unavailable, not retried.
+func TestRedirectToHostWithRobotsUnavailable(t *testing.T) {
+	var pages atomic.Int64
+	target := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		pages.Add(1)
+	})
+	origin := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		http.Redirect(w, r, target.URL+"/page", http.StatusFound)
+	})
+	f := newFetcher(t, Options{Robots: true, Retry: fastRetry(3)})
+	r := f.Get(context.Background(), origin.URL+"/go")
+	require.ErrorIs(t, r.Err, ErrRobotsUnavailable)
+	assert.Equal(t, OutcomeRobotsUnavailable, r.Outcome())
+	assert.Equal(t, 1, r.Attempts)
+	assert.Zero(t, pages.Load())
+}

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -234,4 +235,99 @@ func TestRobotsCacheNeedsOnlyAGetter(t *testing.T) {
 		wg.Wait()
 		assert.EqualValues(t, 1, gets.Load())
 	})
+}
+
+// A robots.txt fetch that times out disallows the host for RobotsErrorTTL
+// as a timeout: counted as RobotsUnavailable, not as the caller's
+// cancellation.
+func TestRobotsTimeoutIsUnavailableNotCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/robots.txt" {
+				<-r.Context().Done()
+				return nil, r.Context().Err()
+			}
+			return fakeResponse(r, http.StatusOK, "page"), nil
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true, AttemptTimeout: time.Second})
+		res := f.Get(context.Background(), "http://h/page")
+		require.ErrorIs(t, res.Err, ErrRobotsUnavailable)
+		assert.ErrorIs(t, res.Err, ErrAttemptTimeout)
+		st := f.Stats()
+		assert.Equal(t, int64(1), st.RobotsUnavailable)
+		assert.Zero(t, st.Canceled)
+	})
+}
+
+// A caller whose deadline is too short for the host's rate limit must not
+// get the host's robots.txt cached as unavailable for everybody else.
+func TestRobotsRateWaitPastCallerDeadlineIsNotCached(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var robotsCalls int
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/robots.txt" {
+				robotsCalls++
+			}
+			return fakeResponse(r, http.StatusOK, "ok"), nil
+		})
+		f := newFetcher(t, Options{Client: client, Robots: true, MinDelay: 10 * time.Minute,
+			RobotsTTL: time.Minute, RobotsErrorTTL: time.Minute})
+		require.NoError(t, f.Get(context.Background(), "http://h/a").Err) // robots at 0, page at 10m
+		time.Sleep(2 * time.Minute)                                       // robots.txt expired; next token at 20m
+
+		short, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		res := f.Get(short, "http://h/b")
+		require.Error(t, res.Err)
+		assert.NotErrorIs(t, res.Err, ErrDisallowed)
+
+		res = f.Get(context.Background(), "http://h/c")
+		require.NoError(t, res.Err, "the short caller's failure was not cached")
+		assert.Equal(t, 2, robotsCalls)
+	})
+}
+
+// Issue 10 item 4: a host whose robots.txt cannot be fetched (answered 500
+// or 429, or the connection refused) stays disallowed, but is reported as
+// "robots.txt unavailable", never as robots.txt disallowing the URL; the
+// page is never requested.
+func TestRobotsUnavailableIsNotReportedAsDisallowed(t *testing.T) {
+	var pages atomic.Int64
+	status := func(code int) *server {
+		return newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/robots.txt" {
+				w.WriteHeader(code)
+				return
+			}
+			pages.Add(1)
+			_, _ = io.WriteString(w, "page")
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	f := newFetcher(t, Options{Robots: true, Retry: fastRetry(3)})
+	for _, base := range []string{status(http.StatusInternalServerError).URL, status(http.StatusTooManyRequests).URL, refused} {
+		r := f.Get(context.Background(), base+"/p")
+		require.ErrorIs(t, r.Err, ErrRobotsUnavailable, base)
+		assert.NotErrorIs(t, r.Err, ErrDisallowed, base)
+		assert.Equal(t, OutcomeRobotsUnavailable, r.Outcome(), base)
+		assert.Equal(t, "robots.txt unavailable", r.Outcome().String())
+		assert.Zero(t, r.Attempts, base)
+		msg := r.Err.Error()
+		assert.Contains(t, msg, "robots.txt unavailable", base)
+		assert.NotContains(t, msg, "disallowed by robots.txt", base)
+	}
+	var se *StatusError
+	r := f.Get(context.Background(), status(http.StatusServiceUnavailable).URL+"/p")
+	require.ErrorAs(t, r.Err, &se, "the cause is wrapped")
+	assert.Equal(t, http.StatusServiceUnavailable, se.Status)
+
+	assert.Zero(t, pages.Load(), "no page was requested")
+	st := f.Stats()
+	assert.Equal(t, int64(4), st.RobotsUnavailable)
+	assert.Zero(t, st.Disallowed)
+	assert.Zero(t, st.Attempts)
 }

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -154,4 +155,18 @@ func TestAdaptivePerHostShrinksOnOverloadAndGrows(t *testing.T) {
 		require.NoError(t, f.Get(context.Background(), srv.URL).Err)
 	}
 	assert.Greater(t, f.hosts.Limit(key), shrunk, "successes grow it back")
+}
+
+// The adaptive cap grows on responses only: refused connections (and the
+// caller's cancellations) say nothing about the host's capacity.
+func TestAdaptiveCapDoesNotGrowWithoutResponses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	f := newFetcher(t, Options{Retry: NoRetry(), Adaptive: &limit.AIMDOptions{Min: 1, Initial: 2, Max: 8, Window: 1}})
+	for range 10 {
+		require.Error(t, f.Get(context.Background(), "http://"+addr+"/").Err)
+	}
+	assert.Equal(t, int64(2), f.hosts.Limit(addr))
 }

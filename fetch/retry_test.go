@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -385,4 +387,71 @@ func TestStreamBreakWithDueRetryQueuedForItsHost(t *testing.T) {
 		require.ErrorAs(t, ended["http://a.test/retry/0"], &re)
 		assert.ErrorIs(t, re.Reason, context.Canceled)
 	})
+}
+
+// When ctx ends while a retry waits for its slot or rate token (not during
+// the backoff itself), the last attempt's status and error are not lost.
+func TestContextEndingWhileRetryWaitsForRateKeepsLastStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			return fakeResponse(r, http.StatusServiceUnavailable, "busy"), nil
+		})
+		// The backoff is 1ms, but the next token of the host comes in an hour.
+		f := newFetcher(t, Options{Client: client, MinDelay: time.Hour,
+			Retry: &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Jitter: retry.JitterNone}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan Result)
+		go func() { done <- f.Get(ctx, "http://h/") }()
+		time.Sleep(time.Minute) // past the 1ms backoff: the retry waits for the rate token
+		cancel()
+		res := <-done
+		require.ErrorIs(t, res.Err, context.Canceled)
+		var se *StatusError
+		require.ErrorAs(t, res.Err, &se, "the last attempt's error survives")
+		assert.Equal(t, http.StatusServiceUnavailable, se.Status)
+		assert.Equal(t, http.StatusServiceUnavailable, res.Status, "Status is the last response's")
+		assert.Equal(t, 1, res.Attempts)
+		assert.Equal(t, int64(1), f.Stats().Canceled)
+	})
+}
+
+// Stats.Retries counts retries that were sent, so that Attempts ==
+// Requests-with-an-attempt + Retries; a retry cancelled during its backoff
+// is not one.
+func TestStatsRetriesCountsOnlyRetriesSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fakeClient(func(r *http.Request) (*http.Response, error) {
+			return fakeResponse(r, http.StatusServiceUnavailable, "", "Retry-After", "60"), nil
+		})
+		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{MaxAttempts: 3, MaxHint: time.Hour}})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		res := f.Get(ctx, "http://h/")
+		require.ErrorIs(t, res.Err, context.DeadlineExceeded)
+		st := f.Stats()
+		assert.Equal(t, int64(1), st.Attempts)
+		assert.Zero(t, st.Retries, "the retry was never sent")
+	})
+}
+
+// A 429 asking for an hour is capped by MaxHint against a real server, and
+// a Retry-After date in the past means "retry now".
+func TestHugeRetryAfterCappedOnRealServer(t *testing.T) {
+	for _, header := range []string{"3600", time.Now().Add(time.Hour).UTC().Format(time.RFC850), "Sun, 06 Nov 1994 08:49:37 GMT"} {
+		var n atomic.Int64
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				w.Header().Set("Retry-After", header)
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			_, _ = io.WriteString(w, "ok")
+		})
+		f := newFetcher(t, Options{Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, MaxHint: 20 * time.Millisecond}})
+		start := time.Now()
+		res := f.Get(context.Background(), srv.URL)
+		require.NoError(t, res.Err, header)
+		assert.Equal(t, 2, res.Attempts)
+		assert.Less(t, time.Since(start), time.Second, header)
+	}
 }
