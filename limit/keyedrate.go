@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/sluicego/sluice/internal/clock"
 )
 
 // DefaultRateIdle is the idle period used by [NewKeyedRate] when idle is 0.
@@ -108,15 +110,12 @@ func (l *KeyedRate[K]) Wait(ctx context.Context, key K) error {
 		res.CancelAt(now)
 		return fmt.Errorf("limit: rate wait of %v would pass the context deadline: %w", delay, context.DeadlineExceeded)
 	}
-	t := time.NewTimer(delay)
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
+	if err := clock.Sleep(ctx, delay); err != nil {
+		// The token goes back unless its time has already come.
 		res.Cancel()
-		return ctx.Err()
+		return err
 	}
+	return nil
 }
 
 // Allow reports whether an event for key may happen now, and if so takes

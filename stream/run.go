@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicego/sluice/internal/clock"
 	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
@@ -136,12 +137,8 @@ func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) er
 			delay = max(delay, min(hint, maxHint))
 		}
 		c.disconnected(err, failures, delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := clock.Sleep(ctx, delay); err != nil {
+			return err
 		}
 	}
 }
