@@ -43,32 +43,10 @@ type Queue[T any] struct {
 	closedCh chan struct{} // wakes blocked submitters
 	closeOne sync.Once
 
-	// Outstanding jobs: accepted jobs without a reported outcome, plus
-	// submitters in flight (from their entry until they either have sent or
-	// have given up). While any is outstanding the buffer stays open. The
-	// count is entered minus rejected minus the reported outcomes: settled
-	// plus every worker's finished count (see outstanding). The counters are
-	// kept apart so that submitters and workers never write the same cache
-	// line on the hot path.
-	_        cacheLinePad
-	entered  atomic.Int64 // submissions begun; written by submitters only, like the next two
-	rejected atomic.Int64 // submissions given up: ErrClosed, ErrFull or ctx.Err()
-	// accepted counts jobs in the buffer or past it, added after the send:
-	// it never counts a job not accepted, and never decreases (Stats).
-	accepted atomic.Int64
-	_        cacheLinePad
-	settled  atomic.Int64 // outcomes reported off the workers (or by all, if !sharded)
-	sharded  bool         // workers count their outcomes apart; false with many workers, to bound outstanding's cost
-	// watch counts reasons to notice when nothing is outstanding: one per
-	// Wait in progress, plus one once Close was called. While it is zero,
-	// finishing a job costs no look at the other counters.
-	watch      atomic.Int32
-	_          cacheLinePad
-	idleMu     sync.Mutex
-	idle       chan struct{} // closed when nothing is outstanding; nil until Wait needs one
-	intakeDone bool          // Close was called: once nothing is outstanding, no job can come
-	quitClosed bool
-	quit       chan struct{} // closed with jobs: the scheduler exits
+	// acct counts the outstanding jobs, which keep the buffer open, and
+	// feeds Stats.
+	acct accounting
+	quit chan struct{} // closed with jobs: the scheduler exits
 
 	// attemptCtxs[i] is the context of every job's attempt i+1 (see
 	// attemptContext): children of ctx, made once.
@@ -81,11 +59,8 @@ type Queue[T any] struct {
 	kill    chan struct{}
 	killOne sync.Once
 
-	wg      sync.WaitGroup
-	workers []workerState
-	sched   *scheduler[T] // nil without a retry policy
-
-	failed, canceled, dropped, retries atomic.Int64
+	wg    sync.WaitGroup
+	sched *scheduler[T] // nil without a retry policy
 }
 
 // shutdownGrace is how long a forced Shutdown lets canceled handlers return
@@ -134,9 +109,11 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 		ctx:      ctx,
 		cancel:   cancel,
 		kill:     make(chan struct{}),
-		workers:  make([]workerState, c.workers),
-		sharded:  c.workers <= maxShardedWorkers,
 	}
+	q.acct.init(c.workers, func() {
+		close(q.quit)
+		close(q.jobs)
+	})
 	q.attemptCtxs = newAttemptContexts(ctx)
 	if q.policy != nil {
 		q.trackStart = q.policy.MaxElapsed > 0
@@ -144,9 +121,9 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 		q.wg.Add(1)
 		go q.schedule()
 	}
-	q.wg.Add(len(q.workers))
-	for i := range q.workers {
-		go q.work(&q.workers[i])
+	q.wg.Add(len(q.acct.workers))
+	for i := range q.acct.workers {
+		go q.work(&q.acct.workers[i])
 	}
 	return q, nil
 }
@@ -163,9 +140,9 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 	}
 	// The buffer is full: enter again, to wait. Count first, check closing
 	// second (see TrySubmit).
-	q.entered.Add(1)
+	q.acct.enter()
 	if q.closing.Load() {
-		q.reject()
+		q.acct.reject()
 		return ErrClosed
 	}
 	done := ctx.Done()
@@ -173,22 +150,22 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 		// A context that never ends: a two-way select is cheaper.
 		select {
 		case q.jobs <- job:
-			q.accepted.Add(1)
+			q.acct.accept()
 			return nil
 		case <-q.closedCh:
-			q.reject()
+			q.acct.reject()
 			return ErrClosed
 		}
 	}
 	select {
 	case q.jobs <- job:
-		q.accepted.Add(1)
+		q.acct.accept()
 		return nil
 	case <-q.closedCh:
-		q.reject()
+		q.acct.reject()
 		return ErrClosed
 	case <-done:
-		q.reject()
+		q.acct.reject()
 		return ctx.Err()
 	}
 }
@@ -203,17 +180,17 @@ func (q *Queue[T]) TrySubmit(job T) error {
 	// Count first, check closing second: Close sets closing first and looks
 	// at the counts second, so either it sees us and keeps the buffer open,
 	// or we see it and back off.
-	q.entered.Add(1)
+	q.acct.enter()
 	if q.closing.Load() {
-		q.reject()
+		q.acct.reject()
 		return ErrClosed
 	}
 	select {
 	case q.jobs <- job:
-		q.accepted.Add(1)
+		q.acct.accept()
 		return nil
 	default:
-		q.reject()
+		q.acct.reject()
 		return ErrFull
 	}
 }
@@ -229,12 +206,8 @@ func (q *Queue[T]) Close() {
 	q.closeOne.Do(func() {
 		q.closing.Store(true)
 		close(q.closedCh)
-		q.watch.Add(1) // from now on the last outcome must close the buffer
 	})
-	q.idleMu.Lock()
-	q.intakeDone = true
-	q.maybeQuitLocked()
-	q.idleMu.Unlock()
+	q.acct.closeIntake()
 }
 
 // Wait blocks until every job accepted so far has reached its outcome
@@ -246,26 +219,7 @@ func (q *Queue[T]) Close() {
 // too: if submissions never pause, bound Wait with ctx. Wait returns at once
 // on an idle queue. A handler must not Wait on its own queue.
 func (q *Queue[T]) Wait(ctx context.Context) error {
-	q.idleMu.Lock()
-	// Announce the wait before looking at the counts: a job finishing
-	// concurrently either is seen here or sees the announcement.
-	q.watch.Add(1)
-	defer q.watch.Add(-1)
-	if q.outstanding() == 0 {
-		q.idleMu.Unlock()
-		return nil
-	}
-	if q.idle == nil {
-		q.idle = make(chan struct{})
-	}
-	idle := q.idle
-	q.idleMu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return q.acct.wait(ctx)
 }
 
 // Shutdown closes the queue (see Close) and waits for the backlog to drain:
@@ -318,30 +272,12 @@ func (q *Queue[T]) Shutdown(ctx context.Context) error {
 // only jobs already accepted, and no counter of a later snapshot is below
 // that of an earlier one.
 func (q *Queue[T]) Stats() Stats {
-	s := Stats{
-		Failed:   q.failed.Load(),
-		Canceled: q.canceled.Load(),
-		Dropped:  q.dropped.Load(),
-		Retries:  q.retries.Load(),
-	}
-	for i := range q.workers {
-		s.Succeeded += q.workers[i].succeeded.Load()
-	}
-	// Jobs leave through reported, then Retrying and Queued; read them in
-	// that order, and accepted, where they enter, last.
-	reported := q.reported()
-	if q.sched != nil {
-		s.Retrying = q.sched.held.Load()
-	}
-	s.Queued = int64(len(q.jobs))
-	// A submitter counts its job just after the send, so a worker may report
-	// the job first: every ended job was accepted, so the larger of the two
-	// counts is still no more than the jobs accepted by now.
-	s.Submitted = max(q.accepted.Load(), s.Succeeded+s.Failed+s.Canceled+s.Dropped)
-	// The rest is running, or in OnResult.
-	live := s.Submitted - reported - s.Queued - s.Retrying
-	s.Running = min(int64(len(q.workers)), max(0, live))
-	return s
+	return q.acct.stats(func(s *Stats) {
+		if q.sched != nil {
+			s.Retrying = q.sched.held.Load()
+		}
+		s.Queued = int64(len(q.jobs))
+	})
 }
 
 // force starts a forced shutdown, once.
@@ -371,90 +307,15 @@ func (q *Queue[T]) dropBuffered() {
 	}
 }
 
-// release counts the reported outcome of an accepted job: on worker w's
-// own counter when called by a worker, on the shared one otherwise
-// (w == nil). Then see settledOne.
-func (q *Queue[T]) release(w *workerState) {
-	if w != nil && q.sharded {
-		w.finished.Add(1)
-	} else {
-		q.settled.Add(1)
-	}
-	q.settledOne()
-}
-
-// reject counts a submission given up. Then see settledOne.
-func (q *Queue[T]) reject() {
-	q.rejected.Add(1)
-	q.settledOne()
-}
-
-// settledOne follows the count of one job or submission no longer
-// outstanding: if anyone watches, it wakes Wait and, after Close, closes the
-// buffer once nothing is outstanding.
-func (q *Queue[T]) settledOne() {
-	// The caller's add and the load below pair with Wait's and Close's add
-	// to watch and their look at the counts (all sequentially consistent):
-	// one of the two sides sees the other, so no wake-up is lost.
-	if q.watch.Load() == 0 || q.outstanding() != 0 {
-		return
-	}
-	q.idleMu.Lock()
-	if q.outstanding() == 0 {
-		if q.idle != nil {
-			close(q.idle)
-			q.idle = nil
-		}
-		q.maybeQuitLocked()
-	}
-	q.idleMu.Unlock()
-}
-
-// outstanding returns the number of outstanding jobs and submissions. It
-// reads every count that only grows as they end before the entered count:
-// a result of zero means that nothing was outstanding at the moment entered
-// was read, and the result is never below the number outstanding then.
-func (q *Queue[T]) outstanding() int64 {
-	done := q.rejected.Load()
-	done += q.reported()
-	return q.entered.Load() - done
-}
-
-// reported returns the number of reported outcomes.
-func (q *Queue[T]) reported() int64 {
-	n := q.settled.Load()
-	if q.sharded {
-		for i := range q.workers {
-			n += q.workers[i].finished.Load()
-		}
-	}
-	return n
-}
-
-func (q *Queue[T]) maybeQuitLocked() {
-	if q.intakeDone && !q.quitClosed && q.outstanding() == 0 {
-		q.quitClosed = true
-		close(q.quit)
-		close(q.jobs)
-	}
-}
-
 // finish reports a terminal outcome: counts it, calls OnResult, and releases
 // the job. w is the worker calling, or nil off the workers. Succeeded
 // outcomes are counted by the worker before the call.
 func (q *Queue[T]) finish(w *workerState, o Result[T]) {
-	switch o.Outcome {
-	case OutcomeFailed:
-		q.failed.Add(1)
-	case OutcomeCanceled:
-		q.canceled.Add(1)
-	case OutcomeDropped:
-		q.dropped.Add(1)
-	}
+	q.acct.countEnd(o.Outcome)
 	if q.onResult != nil {
 		q.callOnResult(w, o)
 	}
-	q.release(w)
+	q.acct.release(w)
 }
 
 // callOnResult calls OnResult, recovering a panic. If OnResult calls
@@ -470,7 +331,7 @@ func (q *Queue[T]) callOnResult(w *workerState, o Result[T]) {
 			return
 		}
 		q.logger.Error("workqueue: OnResult called runtime.Goexit", "outcome", o.Outcome.String())
-		q.release(w)
+		q.acct.release(w)
 	}()
 	q.onResult(o)
 	returned = true

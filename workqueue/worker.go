@@ -5,21 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 )
-
-// workerState holds one worker's counters. Only its worker (or the worker
-// replacing it after a runtime.Goexit) writes them, so the hot path touches
-// no cache line shared with other goroutines.
-type workerState struct {
-	succeeded atomic.Int64
-	finished  atomic.Int64 // outcomes this worker reported (see Queue.reported)
-	_         [128 - 16]byte
-}
-
-// cacheLinePad keeps the fields around it on separate cache lines.
-type cacheLinePad [128]byte
 
 // attempts is the retry state of a job between attempts.
 type attempts struct {
@@ -31,7 +18,7 @@ type attempts struct {
 
 // work is one worker goroutine. It ends when the buffer is closed, which
 // happens once intake is closed and every accepted job has been reported
-// (see maybeQuitLocked). If the handler or OnResult ends the goroutine with
+// (see accounting.onDrained). If the handler or OnResult ends the goroutine with
 // runtime.Goexit, after the job was settled (see run and callOnResult), a
 // replacement goroutine takes over w.
 func (q *Queue[T]) work(w *workerState) {
@@ -189,7 +176,7 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	}
 	st.prev = delay
 	st.last = err
-	if !q.sched.add(job, *st, delay, &q.retries) {
+	if !q.sched.add(job, *st, delay, &q.acct.retries) {
 		q.finish(w, Result[T]{Job: job, Outcome: OutcomeCanceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
 	}
 }
