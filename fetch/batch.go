@@ -6,13 +6,13 @@ import (
 )
 
 // All fetches every URL with GET and returns their Results in input order,
-// one per URL, once all are final. At most Options.Concurrency URLs are in
+// one per URL, once all are final. At most [Options.Concurrency] URLs are in
 // progress at once, on as many goroutines started by All, which have all
 // exited when it returns. If ctx ends, the URLs in progress fail with the
 // context's error and the rest fail with it at once, so All returns promptly.
 //
 // All starts a URL only while fewer of its URLs for the same host are in
-// progress than that host's cap (Options.PerHost or Options.HostLimits, or
+// progress than that host's cap ([Options.PerHost] or [Options.HostLimits], or
 // the current adaptive cap), so its goroutines do not pile up waiting for
 // a busy host's slots: a slow or tightly capped host does not hold up the
 // others, however the hosts are ordered in urls. URLs for a host at its cap
@@ -42,8 +42,8 @@ func (f *Fetcher) All(ctx context.Context, urls []string) []Result {
 }
 
 // Stream fetches the URLs of urls with GET and yields their Results as they
-// complete, with Result.Index giving each URL's position in urls. It keeps
-// at most Options.Concurrency URLs in progress, on at most as many
+// complete, with [Result.Index] giving each URL's position in urls. It keeps
+// at most [Options.Concurrency] URLs in progress, on at most as many
 // goroutines. Like All, it starts a URL only while its host is below its
 // cap in this batch, so a slow or tightly capped host does not hold up the
 // others; URLs for a host at its cap wait, in input order, for that host's

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// readBody reads a 2xx body in full, or fails with ErrBodyTooLarge as soon
+// readBody reads a 2xx body in full, or fails with [ErrBodyTooLarge] as soon
 // as it is known to exceed maxBytes.
 func readBody(resp *http.Response, maxBytes int64) ([]byte, error) {
 	if resp.ContentLength > maxBytes {

@@ -14,7 +14,7 @@ import (
 )
 
 // attemptError turns an error of client.Do or of reading the body into the
-// attempt's error: ErrAttemptTimeout when the attempt's own deadline passed,
+// attempt's error: [ErrAttemptTimeout] when the attempt's own deadline passed,
 // or a transport timeout fired, while the caller's context is still live.
 func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -28,7 +28,7 @@ func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 }
 
 // statusError drains and closes a non-2xx response and returns its
-// *StatusError, marked with the Retry-After wait if the status is
+// [*StatusError], marked with the Retry-After wait if the status is
 // retryable and the header has one (httpx.WithRetryAfter decides).
 func (f *Fetcher) statusError(req *http.Request, resp *http.Response) error {
 	snippet := httpx.Snippet(resp.Body)

@@ -9,12 +9,12 @@ import (
 )
 
 // lookaheadFactor bounds how far a batch reads ahead of its workers: it
-// pulls input only while fewer than lookaheadFactor × Options.Concurrency of
+// pulls input only while fewer than lookaheadFactor × [Options.Concurrency] of
 // its URLs wait, for a busy host or out a retry's backoff.
 const lookaheadFactor = 4
 
 // A dispatcher runs one batch (All or Stream). Its goroutine, the caller's,
-// pulls URLs and hands each to one of at most Options.Concurrency workers,
+// pulls URLs and hands each to one of at most [Options.Concurrency] workers,
 // but only while fewer of the batch's URLs for that URL's host are in
 // progress than the host's cap. The other URLs wait in a FIFO queue per
 // host, and are handed out as that host's URLs finish. So a worker never
@@ -91,7 +91,7 @@ type parkedJob struct {
 
 // runBatch fetches the URLs next returns and passes each Result to yield
 // as it arrives, until every URL has its Result or yield returns false.
-// It starts up to Options.Concurrency workers, and they have all exited
+// It starts up to [Options.Concurrency] workers, and they have all exited
 // when it returns. When yield returns false, the URLs in progress are
 // canceled, they and the parked URLs get their Results (counted in Stats
 // and passed to OnResult, not yielded), and next is not called again.

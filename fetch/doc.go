@@ -1,34 +1,50 @@
 // Package fetch is a bounded, polite, concurrent HTTP fetcher.
 //
-// A Fetcher fetches single URLs (Get, Do) or batches (All, in input order;
-// Stream, as results complete) under two concurrency caps: a global one
-// (Options.Concurrency) and one per host (Options.PerHost, or
-// Options.HostLimits for particular hosts), optionally with a per-host rate
+// Create a [Fetcher] with [New], then fetch single URLs ([Fetcher.Get],
+// [Fetcher.Do]) or batches ([Fetcher.All], in input order; [Fetcher.Stream],
+// as results complete):
+//
+//	f, err := fetch.New(fetch.Options{Concurrency: 32, PerHost: 4, Robots: true})
+//	if err != nil {
+//		return err
+//	}
+//	defer f.CloseIdleConnections()
+//	for _, r := range f.All(ctx, urls) {
+//		if r.Err != nil {
+//			log.Printf("%s: %s: %v", r.URL, r.Outcome(), r.Err)
+//			continue
+//		}
+//		process(r.URL, r.Body)
+//	}
+//
+// Every request runs under two concurrency caps: a global one
+// ([Options.Concurrency]) and one per host ([Options.PerHost], or
+// [Options.HostLimits] for particular hosts), optionally with a per-host rate
 // or minimum delay, robots.txt rules and Crawl-delay, and an adaptive (AIMD)
-// per-host cap. Every URL ends in exactly one Result: a 2xx response with its
-// whole body, or an error that says what happened. A non-2xx final status
-// is a *StatusError; a body longer than Options.MaxBodyBytes is
-// ErrBodyTooLarge, never a truncated body.
+// per-host cap. Every URL ends in exactly one [Result]: a 2xx response with
+// its whole body, or an error that says what happened. A non-2xx final status
+// is a [*StatusError]; a body longer than [Options.MaxBodyBytes] is
+// [ErrBodyTooLarge], never a truncated body.
 //
 // # Outcomes
 //
-// Result.Outcome puts every Result in exactly one category (OutcomeOK,
-// OutcomeStatusError, OutcomeNetworkError, OutcomeTimeout, OutcomeTooLarge,
-// OutcomeDisallowed, OutcomeRobotsUnavailable, OutcomeCanceled,
-// OutcomeInvalid or OutcomeOther), the same one whose counter Stats
-// increments. Prefer it to chains of errors.Is: Result.Err may
+// [Result.Outcome] puts every Result in exactly one category ([OutcomeOK],
+// [OutcomeStatusError], [OutcomeNetworkError], [OutcomeTimeout],
+// [OutcomeTooLarge], [OutcomeDisallowed], [OutcomeRobotsUnavailable],
+// [OutcomeCanceled], [OutcomeInvalid] or [OutcomeOther]), the same one whose counter [Stats]
+// increments. Prefer it to chains of [errors.Is]: [Result.Err] may
 // match several sentinels at once (an attempt timeout also matches
-// context.DeadlineExceeded; a cancellation during a retry's backoff also
+// [context.DeadlineExceeded]; a cancellation during a retry's backoff also
 // wraps the last attempt's *StatusError), and Outcome resolves them in a
 // documented order.
 //
 // A request that cannot be sent at all (a URL that does not parse, a
 // scheme other than http or https, no host, a port outside 1-65535) is
-// ErrInvalidRequest, OutcomeInvalid: it fails at once, before any wait,
-// with Attempts 0 and no retry. With Options.Robots, a URL that robots.txt
-// forbids is ErrDisallowed; a host whose robots.txt could not be fetched
+// [ErrInvalidRequest], OutcomeInvalid: it fails at once, before any wait,
+// with Attempts 0 and no retry. With [Options.Robots], a URL that robots.txt
+// forbids is [ErrDisallowed]; a host whose robots.txt could not be fetched
 // (5xx, 429, network error, timeout) is kept disallowed too, but reported
-// as ErrRobotsUnavailable, its own outcome, wrapping the cause.
+// as [ErrRobotsUnavailable], its own outcome, wrapping the cause.
 //
 // # Hosts
 //
@@ -45,23 +61,23 @@
 // Each attempt first takes a slot of its host, then waits for the host's
 // rate limit or Crawl-delay, and only then takes a global slot. A request
 // queued behind a slow or busy host therefore never holds a global slot
-// that requests to other hosts could use. Options.AttemptTimeout is one
+// that requests to other hosts could use. [Options.AttemptTimeout] is one
 // attempt's time limit; it starts when the request is sent, holding both
 // slots, so waiting in a queue never eats into it. Both slots are released before a retry's backoff.
 //
 // # Redirects
 //
-// The Fetcher follows redirects itself, never inside the http.Client, and
+// The Fetcher follows redirects itself, never inside the [http.Client], and
 // every hop is a request to its own host: it waits for that host's slot,
 // rate or Crawl-delay and robots.txt verdict like a first request, after
 // the previous hop has given its slots back (so a hop never holds two
 // hosts' slots), and has its own Options.AttemptTimeout. A hop into a path
 // that robots.txt forbids ends the Result with ErrDisallowed, and is not sent.
 // Methods, bodies, credential headers and Referer follow net/http's rules;
-// at most MaxRedirects redirects are followed, and a redirect that cannot be
-// followed is ErrRedirect. A retry starts again from the request's own URL.
-// Result.FinalURL is the URL of the last response; Stats.Redirects counts
-// the hops sent. See Fetcher.Do.
+// at most [MaxRedirects] redirects are followed, and a redirect that cannot be
+// followed is [ErrRedirect]. A retry starts again from the request's own URL.
+// [Result.FinalURL] is the URL of the last response; [Stats.Redirects] counts
+// the hops sent. See [Fetcher.Do].
 //
 // Do ends when its ctx or the request's own context ends, whichever is
 // first, and sends nothing if either has already ended.
@@ -84,24 +100,24 @@
 // while other URLs can run the batch keeps Concurrency of them in progress,
 // and one host answering 503 with a long Retry-After does not stall the
 // others. A URL whose backoff is over goes ahead of its host's URLs not
-// yet started, within the host's cap. Stats.BackingOff counts the URLs
+// yet started, within the host's cap. [Stats.BackingOff] counts the URLs
 // parked (and the Get and Do calls sleeping out a backoff).
 //
 // Memory stays bounded: a batch reads more input only while fewer than
 // 4 × Options.Concurrency of its URLs wait, for a busy host or out a
 // backoff, so at most 5 × Concurrency URLs are read and not yet done. If
-// ctx ends, every parked URL ends at once with a *retry.Error whose Reason
+// ctx ends, every parked URL ends at once with a [*retry.Error] whose Reason
 // is the context's error and which wraps the last attempt's error.
 //
-// For a URL of a batch, Result.Duration runs from when the batch took the
-// URL from its input, and Result.Wait is the part of it before the first
+// For a URL of a batch, [Result.Duration] runs from when the batch took the
+// URL from its input, and [Result.Wait] is the part of it before the first
 // attempt was sent (the batch's queues, slots, rate, robots.txt), so
 // Duration - Wait is the URL's own time.
 //
 // # Retries
 //
 // Transient failures (network errors, resets, attempt timeouts, and status
-// 408, 425, 429, 500, 502, 503 and 504) are retried under a retry.Policy,
+// 408, 425, 429, 500, 502, 503 and 504) are retried under a [retry.Policy],
 // only for requests that are safe to repeat: idempotent methods or an
 // Idempotency-Key header, with no body or a body that req.GetBody recreates.
 // A Retry-After header (seconds or any HTTP date form) sets the minimum
@@ -114,5 +130,5 @@
 // New starts no goroutines. All and Stream start at most Options.Concurrency
 // goroutines each and wait for them before returning. The only goroutines
 // that may remain are the HTTP transport's idle keep-alive connections;
-// Fetcher.CloseIdleConnections ends them.
+// [Fetcher.CloseIdleConnections] ends them.
 package fetch

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluicego/sluice/fetch"
 	"github.com/sluicego/sluice/retry"
@@ -66,6 +67,36 @@ func ExampleFetcher_Get() {
 		fmt.Println("status error:", se.Status, res.Attempts, "attempt")
 	}
 	// Output: status error: 404 1 attempt
+}
+
+func ExampleFetcher_Do() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+			return
+		}
+		_, _ = fmt.Fprintf(w, "%s %s, accept %s", r.Method, r.URL.Path, r.Header.Get("Accept"))
+	}))
+	defer srv.Close()
+	f, _ := fetch.New(fetch.Options{})
+	defer f.CloseIdleConnections()
+
+	// The request's own context bounds the call, as ctx does.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/old", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req.Header.Set("Accept", "text/plain")
+
+	res := f.Do(context.Background(), req) // the redirect is followed hop by hop
+	fmt.Println(res.Status, string(res.Body))
+	fmt.Println(strings.TrimPrefix(res.FinalURL, srv.URL), res.Attempts, "attempt", res.Outcome())
+	// Output:
+	// 200 GET /new, accept text/plain
+	// /new 1 attempt ok
 }
 
 func ExampleFetcher_All() {

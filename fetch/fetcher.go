@@ -11,7 +11,7 @@ import (
 )
 
 // Fetcher fetches URLs under a global concurrency cap, a per-host cap (the
-// same for every host, or set per host by Options.HostLimits), an optional
+// same for every host, or set per host by [Options.HostLimits]), an optional
 // per-host rate and robots.txt politeness, retrying transient failures where
 // that is safe. It is safe for concurrent use: the caps hold across all
 // callers sharing it. Create it with New.
@@ -35,7 +35,7 @@ type Fetcher struct {
 }
 
 // New returns a Fetcher configured by o, or an error wrapping
-// ErrInvalidOptions if o is out of range. New starts no goroutines; call
+// [ErrInvalidOptions] if o is out of range. New starts no goroutines; call
 // CloseIdleConnections when done with the Fetcher.
 func New(o Options) (*Fetcher, error) {
 	c, err := o.normalize()
@@ -111,17 +111,17 @@ func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, sta
 // ends, whichever is first; if either has already ended, nothing is sent.
 // req is not modified.
 //
-// A request that cannot be sent at all (see ErrInvalidRequest) fails at
+// A request that cannot be sent at all (see [ErrInvalidRequest]) fails at
 // once, with Attempts 0 and no retry.
 //
 // Before each attempt Do waits for a slot of the request's host
-// (Options.PerHost or Options.HostLimits), then for the host's rate or
-// Crawl-delay, then for a global slot (Options.Concurrency); it holds both while the attempt runs
-// and releases them before any retry backoff. Taking the host slot first
+// ([Options.PerHost] or [Options.HostLimits]), then for the host's rate or
+// Crawl-delay, then for a global slot ([Options.Concurrency]); it holds both
+// while the attempt runs and releases them before any retry backoff. Taking the host slot first
 // means a request queued behind a busy host never holds a global slot that
 // requests to other hosts could use.
 //
-// A failed attempt is retried, under Options.Retry, only if it failed
+// A failed attempt is retried, under [Options.Retry], only if it failed
 // transiently (a network error, a reset, an attempt timeout, or status 408,
 // 425, 429, 500, 502, 503 or 504) and the request is safe to repeat: its
 // method is GET, HEAD, OPTIONS, TRACE, PUT or DELETE, or it carries an
@@ -133,18 +133,18 @@ func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, sta
 // Fetcher, not inside the Client, and every hop is a request to its own
 // host: Do releases the previous hop's slots (its body drained and
 // closed), checks the hop's URL against its host's robots.txt (a hop into
-// a disallowed path ends the Result with ErrDisallowed, unsent), then waits
+// a disallowed path ends the Result with [ErrDisallowed], unsent), then waits
 // for that host's slot, rate or Crawl-delay and a global slot, like a first
 // request; a hop never holds two hosts' slots. Each hop has its own
-// Options.AttemptTimeout. As in net/http: 301, 302 and 303 turn any method
+// [Options.AttemptTimeout]. As in net/http: 301, 302 and 303 turn any method
 // but HEAD into a GET without body; 307 and 308 keep the method and send the
 // body again from req.GetBody (without GetBody, the chain stops with
-// ErrRedirect); Authorization, Cookie and the other credential headers are
+// [ErrRedirect]); Authorization, Cookie and the other credential headers are
 // dropped once a hop leaves the first host's domain and its subdomains;
-// each hop gets a Referer, except from https to http. At most MaxRedirects
+// each hop gets a Referer, except from https to http. At most [MaxRedirects]
 // redirects are followed. A transient failure at any hop fails the
-// attempt, and a retry starts again from req's URL; Result.Attempts counts
-// attempts, not hops, and Result.FinalURL is the URL of the last response.
+// attempt, and a retry starts again from req's URL; [Result.Attempts] counts
+// attempts, not hops, and [Result.FinalURL] is the URL of the last response.
 func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
 	start := f.begin()
 	if err := checkRequest(req); err != nil {

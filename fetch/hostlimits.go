@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// hostLimits is Options.HostLimits parsed: caps by "host:port" key (the
+// hostLimits is [Options.HostLimits] parsed: caps by "host:port" key (the
 // form hostKey returns) and by bare lower-cased host name (no brackets).
 type hostLimits struct {
 	byHostPort map[string]int64
 	byHost     map[string]int64
 }
 
-// parseHostLimits checks and normalises Options.HostLimits.
+// parseHostLimits checks and normalises [Options.HostLimits].
 func parseHostLimits(m map[string]int) (hostLimits, error) {
 	var hl hostLimits
 	if len(m) == 0 {

@@ -70,7 +70,7 @@ type Options struct {
 	PerHostBurst int
 	// MinDelay, if positive, spaces the attempts started to one host at
 	// least this far apart. It is a shorthand for PerHostRate =
-	// rate.Every(MinDelay) with a burst of 1; set one or the other, not both.
+	// [rate.Every](MinDelay) with a burst of 1; set one or the other, not both.
 	MinDelay time.Duration
 
 	// AttemptTimeout is one attempt's time limit (default 30s). It starts
@@ -78,24 +78,24 @@ type Options struct {
 	// read; each redirect hop has an AttemptTimeout of its own. Time spent
 	// waiting for a concurrency slot, a rate token, robots.txt or a retry
 	// backoff does not count. An attempt that runs longer fails with
-	// ErrAttemptTimeout.
+	// [ErrAttemptTimeout].
 	AttemptTimeout time.Duration
 
 	// Retry is the retry policy for transient failures. Nil means
-	// DefaultRetry(): 3 attempts in total, backoff from 200ms to 5s with full
-	// jitter, Retry-After waits capped at 30s. Use NoRetry() to disable
+	// [DefaultRetry]: 3 attempts in total, backoff from 200ms to 5s with full
+	// jitter, Retry-After waits capped at 30s. Use [NoRetry] to disable
 	// retries. New copies the policy. Only requests that are safe to repeat
-	// are retried; see Fetcher.Do. The policy's Retryable and OnRetry see
-	// the attempt errors described on Result.Err; they are called from
+	// are retried; see [Fetcher.Do]. The policy's Retryable and OnRetry see
+	// the attempt errors described on [Result.Err]; they are called from
 	// every goroutine using the Fetcher, so must be safe for concurrent use.
 	Retry *retry.Policy
 
 	// MaxBodyBytes is the largest body returned in a Result (default 10 MiB).
-	// A longer body makes the Result fail with ErrBodyTooLarge.
+	// A longer body makes the Result fail with [ErrBodyTooLarge].
 	MaxBodyBytes int64
 
 	// UserAgent is sent with every request that does not set its own
-	// (default DefaultUserAgent). Its first token (up to '/' or a space)
+	// (default [DefaultUserAgent]). Its first token (up to '/' or a space)
 	// is the product token matched against robots.txt groups.
 	UserAgent string
 
@@ -110,10 +110,10 @@ type Options struct {
 	//
 	// A caller-supplied Client is used through a copy that keeps its
 	// Transport, Jar and Timeout but does not follow redirects: the Fetcher
-	// follows them itself, hop by hop (see Fetcher.Do), so the Client's
+	// follows them itself, hop by hop (see [Fetcher.Do]), so the Client's
 	// Timeout bounds each hop. Its CheckRedirect, if set, is called before
 	// each hop as net/http would call it (with the requests sent so far);
-	// MaxRedirects still applies.
+	// [MaxRedirects] still applies.
 	Client *http.Client
 
 	// Logger, if set, receives debug records of retries and robots.txt
@@ -129,20 +129,20 @@ type Options struct {
 	// Robots turns on robots.txt politeness: each host's robots.txt is
 	// fetched before its first request, redirect hops included (by one
 	// caller at a time; the others wait for it), cached for RobotsTTL, its
-	// Allow/Disallow rules applied to our UserAgent (ErrDisallowed) and its
+	// Allow/Disallow rules applied to our UserAgent ([ErrDisallowed]) and its
 	// Crawl-delay applied as a per-host minimum delay (capped at
-	// MaxCrawlDelay). The robots.txt request follows up to 5 redirects, each
+	// [MaxCrawlDelay]). The robots.txt request follows up to 5 redirects, each
 	// hop under its own host's slot and rate. A robots.txt answered with
 	// another 4xx, or still redirecting, allows everything; a 5xx, 429,
 	// network failure or timeout keeps the host disallowed
-	// (ErrRobotsUnavailable) until RobotsErrorTTL passes, then it is fetched
+	// ([ErrRobotsUnavailable]) until RobotsErrorTTL passes, then it is fetched
 	// again.
 	Robots bool
 	// RobotsTTL is how long a fetched robots.txt is used (default and
 	// maximum 24h).
 	RobotsTTL time.Duration
 	// RobotsErrorTTL is how long a failed robots.txt fetch disallows its host
-	// with ErrRobotsUnavailable (default 1 minute; at most RobotsTTL).
+	// with [ErrRobotsUnavailable] (default 1 minute; at most RobotsTTL).
 	RobotsErrorTTL time.Duration
 	// RobotsMaxHosts bounds the robots.txt cache (default 1024 hosts); the
 	// least recently used host is evicted first.
@@ -152,13 +152,13 @@ type Options struct {
 	// PerHost: it starts at Adaptive.Initial and moves within
 	// [Adaptive.Min, Adaptive.Max] (Max defaults to PerHost), shrinking on
 	// 429, 503 and attempt timeouts and growing on other responses. See
-	// limit.NewAdaptiveKeyed; Adaptive.OnChange must be nil. Adaptive and
+	// [limit.NewAdaptiveKeyed]; Adaptive.OnChange must be nil. Adaptive and
 	// HostLimits are mutually exclusive: every host adapts within the same
-	// [Min, Max], so New returns ErrInvalidOptions if both are set.
+	// [Min, Max], so New returns [ErrInvalidOptions] if both are set.
 	Adaptive *limit.AIMDOptions
 }
 
-// DefaultRetry returns the policy used when Options.Retry is nil.
+// DefaultRetry returns the policy used when [Options.Retry] is nil.
 func DefaultRetry() *retry.Policy {
 	return &retry.Policy{
 		MaxAttempts: 3,
@@ -168,7 +168,7 @@ func DefaultRetry() *retry.Policy {
 	}
 }
 
-// NoRetry returns a policy that makes a single attempt, for Options.Retry.
+// NoRetry returns a policy that makes a single attempt, for [Options.Retry].
 func NoRetry() *retry.Policy {
 	return &retry.Policy{MaxAttempts: 1}
 }

@@ -9,10 +9,10 @@ import (
 )
 
 // Outcome is the category of a Result, as counted by Stats: every Result has
-// exactly one. Result.Err can match several sentinels at once (an attempt
-// timeout also matches context.DeadlineExceeded; a Ctrl+C during a retry's
-// backoff matches both context.Canceled and the last attempt's *StatusError);
-// Outcome resolves them in one documented order, see Result.Outcome.
+// exactly one. [Result.Err] can match several sentinels at once (an attempt
+// timeout also matches [context.DeadlineExceeded]; a Ctrl+C during a retry's
+// backoff matches both [context.Canceled] and the last attempt's [*StatusError]);
+// Outcome resolves them in one documented order, see [Result.Outcome].
 type Outcome int
 
 // The outcomes, in the order of the matching Stats counters.
@@ -54,7 +54,7 @@ func (o Outcome) String() string {
 	return "Outcome(" + strconv.Itoa(int(o)) + ")"
 }
 
-// Outcome classifies r exactly as Fetcher.Stats counts it. The first rule
+// Outcome classifies r exactly as [Fetcher.Stats] counts it. The first rule
 // that matches r.Err decides:
 //
 //  1. nil: OutcomeOK.
@@ -77,7 +77,7 @@ func (o Outcome) String() string {
 //  10. Anything else: OutcomeOther.
 func (r Result) Outcome() Outcome { return outcomeOf(r.Err) }
 
-// outcomeOf is the single classification behind Result.Outcome and Stats.
+// outcomeOf is the single classification behind [Result.Outcome] and Stats.
 func outcomeOf(err error) Outcome {
 	if err == nil {
 		return OutcomeOK // before anything errors.As could allocate for

@@ -12,7 +12,7 @@ import (
 )
 
 // MaxRedirects is the most redirects one attempt follows, as net/http's
-// default; the next one ends the Result with ErrRedirect.
+// default; the next one ends the Result with [ErrRedirect].
 const MaxRedirects = 10
 
 // noFollow is the CheckRedirect of the client the Fetcher sends with: it
@@ -42,13 +42,13 @@ func checkURL(u *url.URL) error {
 	return nil
 }
 
-// invalidURL returns the ErrInvalidRequest error of a URL that checkURL
+// invalidURL returns the [ErrInvalidRequest] error of a URL that checkURL
 // rejected with why.
 func invalidURL(u *url.URL, why error) error {
 	return fmt.Errorf("%w: %s: %w", ErrInvalidRequest, u.Redacted(), why)
 }
 
-// checkRequest returns an error wrapping ErrInvalidRequest if req cannot be
+// checkRequest returns an error wrapping [ErrInvalidRequest] if req cannot be
 // sent: nil, no URL, a URL that checkURL rejects, or a method that is not
 // an HTTP token.
 func checkRequest(req *http.Request) error {

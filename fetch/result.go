@@ -23,13 +23,13 @@ type Result struct {
 	// Header is the header of the last response, or nil.
 	Header http.Header
 	// Body is the whole body of a 2xx response (never cut short: a body
-	// longer than Options.MaxBodyBytes is an ErrBodyTooLarge error instead).
+	// longer than [Options.MaxBodyBytes] is an [ErrBodyTooLarge] error instead).
 	// It is nil when Err is set.
 	Body []byte
 	// Attempts is the number of attempts sent (0 if none was, for example
 	// when robots.txt disallows the URL, the request is invalid, or ctx
 	// ended while waiting for a slot). The redirect hops an attempt follows
-	// are part of it (Stats.Redirects counts them).
+	// are part of it ([Stats.Redirects] counts them).
 	Attempts int
 	// Duration is the time from the call (for All and Stream, from when
 	// the batch took the URL from its input) to the final outcome,
@@ -43,17 +43,17 @@ type Result struct {
 	// Duration - Wait is the URL's own time: its attempts and backoffs.
 	Wait time.Duration
 	// Err is nil for a 2xx response whose body was read in full. Otherwise
-	// it says why: a *StatusError (non-2xx final status), ErrBodyTooLarge,
-	// ErrDisallowed, ErrRobotsUnavailable, ErrInvalidRequest, ErrRedirect,
-	// ErrAttemptTimeout, a network error, or the context's
+	// it says why: a [*StatusError] (non-2xx final status), [ErrBodyTooLarge],
+	// [ErrDisallowed], [ErrRobotsUnavailable], [ErrInvalidRequest], [ErrRedirect],
+	// [ErrAttemptTimeout], a network error, or the context's
 	// error. When retries ran out, or ctx ended during a backoff or while a
-	// retry waited for its slot, it is a *retry.Error that still wraps the
-	// last attempt's error, so errors.As finds the *StatusError (and Status
+	// retry waited for its slot, it is a [*retry.Error] that still wraps the
+	// last attempt's error, so [errors.As] finds the *StatusError (and Status
 	// and Header are that last response's).
 	//
-	// An error can match several of these with errors.Is and errors.As:
+	// An error can match several of these with [errors.Is] and errors.As:
 	// like the net package's timeouts, an ErrAttemptTimeout error also
-	// matches context.DeadlineExceeded, and a context that ended during a retry's
+	// matches [context.DeadlineExceeded], and a context that ended during a retry's
 	// backoff gives an error matching both the context's error and the last
 	// attempt's *StatusError. Use Outcome to classify Err into exactly one
 	// category (the one Stats counts), then errors.As for details.

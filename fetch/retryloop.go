@@ -112,7 +112,7 @@ func (f *Fetcher) stepOnce(ctx context.Context, s *retryState) (Result, time.Dur
 }
 
 // interrupted returns the Result of s when its backoff was cut short by
-// err, the context's error: the last response, with a *retry.Error that
+// err, the context's error: the last response, with a [*retry.Error] that
 // wraps err and the last attempt's error.
 func (s *retryState) interrupted(err error) Result {
 	res := s.last
@@ -124,7 +124,7 @@ func (s *retryState) interrupted(err error) Result {
 
 // lostRetry returns the Result of a request whose retry could not be sent
 // because of err: last's response, with an error that wraps err (or ctx's
-// error, as a *retry.Error) and last's error.
+// error, as a [*retry.Error]) and last's error.
 func lostRetry(ctx context.Context, last Result, err error) Result {
 	if cerr := ctx.Err(); cerr != nil {
 		last.Err = &retry.Error{Reason: cerr, Last: last.Err, Attempts: last.Attempts}

@@ -110,7 +110,7 @@ func parseRobots(body []byte, agent string) *robotsRules {
 }
 
 // parseCrawlDelay parses a Crawl-delay value in (possibly fractional)
-// seconds, capped at MaxCrawlDelay.
+// seconds, capped at [MaxCrawlDelay].
 func parseCrawlDelay(v string) (time.Duration, bool) {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(f) || f < 0 {

@@ -69,8 +69,8 @@ func (c *robotsCache) len() int {
 	return len(c.entries)
 }
 
-// check returns nil if u may be fetched, an error wrapping ErrDisallowed if
-// robots.txt forbids it, one wrapping ErrRobotsUnavailable if robots.txt
+// check returns nil if u may be fetched, an error wrapping [ErrDisallowed] if
+// robots.txt forbids it, one wrapping [ErrRobotsUnavailable] if robots.txt
 // could not be fetched, or ctx's error. It fetches the host's robots.txt
 // first if it is not cached or has expired, and blocks while another caller
 // fetches it. On success it returns the host's entry for the Crawl-delay.
@@ -166,7 +166,7 @@ const robotsMaxRedirects = 5
 
 // fetch gets robots.txt for u's host with c.get (for a Fetcher: under its
 // concurrency caps and attempt timeout), parses it, and returns the rules or
-// the ErrRobotsUnavailable error to cache, with its TTL. It follows up to
+// the [ErrRobotsUnavailable] error to cache, with its TTL. It follows up to
 // robotsMaxRedirects redirects, each hop under its own host's slot and rate.
 // cache is false when the caller's context did not let a request be sent
 // (its error is err): that says nothing about the host.

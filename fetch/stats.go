@@ -7,7 +7,7 @@ import "sync/atomic"
 // Timeouts, TooLarge, Disallowed, Canceled, OtherErrors, RobotsUnavailable
 // and Invalid, so their sum plus InFlight equals Requests once the snapshot
 // is taken at a quiet moment. The counter a Result goes to is the one of its
-// Result.Outcome.
+// [Result.Outcome].
 type Stats struct {
 	Requests      int64 // requests started (Get, Do, and each URL of All and Stream)
 	InFlight      int64 // requests started and not finished
@@ -59,7 +59,7 @@ func (f *Fetcher) Stats() Stats {
 }
 
 // record counts a final Result in exactly one outcome, the one
-// Result.Outcome reports.
+// [Result.Outcome] reports.
 func (c *counters) record(r *Result) {
 	switch r.Outcome() {
 	case OutcomeOK:
