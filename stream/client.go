@@ -25,17 +25,17 @@ type Client[M any] struct {
 	// message is written. A channel, so that waiting for it honours ctx.
 	wlock chan struct{}
 
-	in, out atomic.Uint64
+	in, out atomic.Int64
 
 	mu          sync.Mutex
 	cur         *connection[M] // the connection Send writes to; nil while none is usable
 	closed      bool
 	buf         sendBuffer[M]
 	state       State
-	dials       uint64
-	connects    uint64
-	disconnects uint64
-	dropped     uint64
+	dials       int64
+	connects    int64
+	disconnects int64
+	dropped     int64
 	lastErr     error
 }
 
@@ -73,7 +73,7 @@ func (c *Client[M]) Stats() Stats {
 		Disconnects: c.disconnects,
 		MessagesIn:  c.in.Load(),
 		MessagesOut: c.out.Load(),
-		Buffered:    c.buf.len(),
+		Buffered:    int64(c.buf.len()),
 		Dropped:     c.dropped,
 		LastError:   c.lastErr,
 	}

@@ -57,10 +57,10 @@ func TestRunDeliversInOrderAndRunsOnce(t *testing.T) {
 		assert.ErrorIs(t, r.stop(), context.Canceled)
 		st := c.Stats()
 		assert.Equal(t, stream.StateClosed, st.State)
-		assert.Equal(t, uint64(3), st.MessagesIn)
-		assert.Equal(t, uint64(1), st.Dials)
-		assert.Equal(t, uint64(1), st.Connects)
-		assert.Equal(t, uint64(1), st.Disconnects)
+		assert.Equal(t, int64(3), st.MessagesIn)
+		assert.Equal(t, int64(1), st.Dials)
+		assert.Equal(t, int64(1), st.Connects)
+		assert.Equal(t, int64(1), st.Disconnects)
 		assert.True(t, conn.isClosed())
 	})
 }
@@ -237,7 +237,7 @@ func TestOnConnectFailureCountsAsFailedAttempt(t *testing.T) {
 			stream.StateConnecting, stream.StateConnected,
 		}, ev.states())
 		assert.ErrorIs(t, ev.all()[1].Err, subErr)
-		assert.Equal(t, uint64(1), c.Stats().Connects)
+		assert.Equal(t, int64(1), c.Stats().Connects)
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})
 }
@@ -595,7 +595,7 @@ func TestNoReadWhileHandlerRuns(t *testing.T) {
 		conn := s.next()
 		assert.Equal(t, int32(0), conn.reading.Load(), "no Read in progress while the handler runs")
 		assert.Len(t, conn.toClient, 2, "nothing read ahead")
-		assert.Equal(t, uint64(1), c.Stats().MessagesIn)
+		assert.Equal(t, int64(1), c.Stats().MessagesIn)
 		close(release)
 		synctest.Wait()
 		assert.Equal(t, []string{"1", "2", "3"}, h.got())

@@ -79,7 +79,7 @@ func (c *Client[M]) finish() {
 	c.mu.Lock()
 	c.closed = true
 	n := c.buf.clear()
-	c.dropped += uint64(n)
+	c.dropped += int64(n)
 	c.mu.Unlock()
 	close(c.done)
 	if n > 0 {

@@ -30,7 +30,7 @@ func TestSendBufferOrderAndOverflow(t *testing.T) {
 			require.NoError(t, c.Send(ctx, m))
 		}
 		assert.ErrorIs(t, c.Send(ctx, "d"), stream.ErrSendBufferFull)
-		assert.Equal(t, 3, c.Stats().Buffered)
+		assert.Equal(t, int64(3), c.Stats().Buffered)
 
 		r := startRun(ctx, c, (&collect{}).handle)
 		synctest.Wait()
@@ -38,8 +38,8 @@ func TestSendBufferOrderAndOverflow(t *testing.T) {
 		require.NoError(t, c.Send(ctx, "e")) // connected: written at once
 		assert.Equal(t, []string{"subscribe", "a", "b", "c", "e"}, conn.Recv())
 		st := c.Stats()
-		assert.Equal(t, 0, st.Buffered)
-		assert.Equal(t, uint64(5), st.MessagesOut)
+		assert.Equal(t, int64(0), st.Buffered)
+		assert.Equal(t, int64(5), st.MessagesOut)
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})
 }
@@ -104,7 +104,7 @@ func TestStaleSendBufferNotFlushed_choria164(t *testing.T) {
 		conn := s.next()
 		require.NotNil(t, conn)
 		assert.Equal(t, []string{"fresh"}, conn.Recv())
-		assert.Equal(t, uint64(1), c.Stats().Dropped)
+		assert.Equal(t, int64(1), c.Stats().Dropped)
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})
 }
@@ -117,8 +117,8 @@ func TestQueuedMessagesDroppedAndCountedWhenRunEnds(t *testing.T) {
 	require.NoError(t, c.Send(t.Context(), "b"))
 	require.Error(t, c.Run(t.Context(), (&collect{}).handle))
 	st := c.Stats()
-	assert.Equal(t, uint64(2), st.Dropped)
-	assert.Equal(t, 0, st.Buffered)
+	assert.Equal(t, int64(2), st.Dropped)
+	assert.Equal(t, int64(0), st.Buffered)
 	assert.ErrorIs(t, c.Send(t.Context(), "c"), stream.ErrClosed)
 }
 
@@ -235,8 +235,8 @@ func TestInvalidMessageDoesNotKillHealthyConnection(t *testing.T) {
 		require.NoError(t, c.Send(ctx, "good"))
 		assert.Equal(t, []string{"good"}, conn.Recv())
 		st := c.Stats()
-		assert.Equal(t, uint64(1), st.Dials, "no redial")
-		assert.Equal(t, uint64(1), st.Dropped)
+		assert.Equal(t, int64(1), st.Dials, "no redial")
+		assert.Equal(t, int64(1), st.Dropped)
 		assert.False(t, conn.isClosed())
 		require.ErrorIs(t, r.stop(), context.Canceled)
 	})

@@ -273,7 +273,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	s.Accepted = q.Stats().Submitted
 	s.Processed, s.Failed, s.Canceled = processed.Load(), failed.Load(), canceled.Load()
 	if feed != nil {
-		s.Missed = feed.seq.Load() - int64(s.MessagesIn)
+		s.Missed = feed.seq.Load() - s.MessagesIn
 	}
 	printSummary(out, &s, time.Since(start))
 

@@ -30,7 +30,7 @@ func TestRunReconnectsAndResubscribes(t *testing.T) {
 	}, &out)
 	require.NoError(t, err, out.String())
 
-	assert.GreaterOrEqual(t, s.Connects, uint64(4), "the feed drops every 500ms: the client came back")
+	assert.GreaterOrEqual(t, s.Connects, int64(4), "the feed drops every 500ms: the client came back")
 	assert.Positive(t, s.DeadPeers, "the heartbeat found the feed playing dead")
 	assert.Equal(t, s.Connects, s.MessagesOut, "one subscription per connection")
 	assert.Positive(t, s.MessagesIn, "ticks arrive only after subscribing, so re-subscribing worked")

@@ -102,7 +102,7 @@ func TestKeepAliveCommentsKeepQuietStreamConnected(t *testing.T) {
 		evs, _ := log.disconnects()
 		assert.Zero(t, len(evs), "idle disconnects on a stream kept alive by comments")
 		assert.Equal(t, int32(1), requests.Load())
-		assert.Equal(t, uint64(1), c.Stats().Dials)
+		assert.Equal(t, int64(1), c.Stats().Dials)
 		cancel()
 		require.ErrorIs(t, <-done, context.Canceled)
 	})
