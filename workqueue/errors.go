@@ -6,19 +6,19 @@ import (
 )
 
 var (
-	// ErrClosed is returned by Submit and TrySubmit once Close or Shutdown
+	// ErrClosed is returned by [Queue.Submit] and [Queue.TrySubmit] once [Queue.Close] or [Queue.Shutdown]
 	// has been called, including to submitters that were blocked at that moment.
 	ErrClosed = errors.New("workqueue: queue closed")
 
-	// ErrInvalidOptions is wrapped by the error New returns for bad Options;
+	// ErrInvalidOptions is wrapped by the error [New] returns for bad [Options];
 	// the error names the field.
 	ErrInvalidOptions = errors.New("workqueue: invalid options")
 
-	// ErrFull is returned by TrySubmit when the buffer holds Capacity jobs.
+	// ErrFull is returned by [Queue.TrySubmit] when the buffer holds [Options.Capacity] jobs.
 	ErrFull = errors.New("workqueue: queue full")
 
 	// ErrAttemptTimeout means that an attempt ran longer than
-	// Options.AttemptTimeout. It is the cause of the handler's context ending
+	// [Options.AttemptTimeout]. It is the cause of the handler's context ending
 	// then, and an attempt that returned at or after its deadline fails with
 	// an error matching both ErrAttemptTimeout and context.DeadlineExceeded,
 	// even if the handler returned nil.
@@ -29,7 +29,7 @@ var (
 	ErrGoexit = errors.New("workqueue: handler called runtime.Goexit")
 
 	// ErrShutdown is matched by the error of every job canceled or dropped by a
-	// Shutdown whose context ended, and by the error Shutdown then returns.
+	// [Queue.Shutdown] whose context ended, and by the error it then returns.
 	ErrShutdown = errors.New("workqueue: forced shutdown")
 )
 

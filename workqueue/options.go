@@ -18,7 +18,7 @@ const (
 // DefaultMaxRetrying is the least MaxRetrying used when it is zero.
 const DefaultMaxRetrying = 1024
 
-// Options configures a Queue. The zero value is valid and gives
+// Options configures a [Queue]. The zero value is valid and gives
 // runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, no retries, no
 // per-attempt timeout, no OnResult hook and no logging.
 type Options[T any] struct {

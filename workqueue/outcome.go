@@ -2,7 +2,7 @@ package workqueue
 
 import "strconv"
 
-// Outcome is the category of a Result, as counted by Stats: every accepted
+// Outcome is the category of a [Result], as counted by [Stats]: every accepted
 // job ends in exactly one.
 type Outcome int
 

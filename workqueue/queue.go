@@ -13,12 +13,12 @@ import (
 
 // Queue is a bounded buffer of jobs of type T served by a fixed set of worker
 // goroutines, with retries, a per-attempt timeout and graceful or forced
-// shutdown. Create one with New; its methods are safe for concurrent use,
+// shutdown. Create one with [New]; its methods are safe for concurrent use,
 // from any goroutine including the queue's own handlers.
 //
 // The queue owns Workers goroutines, plus one retry scheduler when
-// Options.Retry is set. They exit once the queue is closed and every
-// accepted job has been reported; Shutdown returns only after all of them
+// [Options.Retry] is set. They exit once the queue is closed and every
+// accepted job has been reported; [Queue.Shutdown] returns only after all of them
 // have exited. A Queue that is never closed keeps them forever.
 //
 // Memory is bounded: at most Capacity jobs in the buffer, Workers jobs
@@ -73,20 +73,20 @@ const maxShardedWorkers = 64
 
 // New starts a queue that calls handler for every submitted job, on
 // opts.Workers goroutines. For a bad field of opts it returns an error
-// wrapping ErrInvalidOptions and starts nothing. New panics if handler is
-// nil, as stream.Client.Run does: that is a programmer error.
+// wrapping [ErrInvalidOptions] and starts nothing. New panics if handler is
+// nil, as [github.com/sluicego/sluice/stream.Client.Run] does: that is a programmer error.
 //
 // The handler's context ends when the attempt's AttemptTimeout expires or
-// when a Shutdown's context ends; Attempt(ctx) returns the attempt's number.
+// when a [Queue.Shutdown]'s context ends; [Attempt](ctx) returns the attempt's number.
 // A nil return is success; an error is a failed attempt, retried according
-// to opts.Retry (wrap it with retry.Permanent to fail at once). A panic or
-// runtime.Goexit in the handler is a failed attempt too (see PanicError and
-// ErrGoexit).
+// to opts.Retry (wrap it with [retry.Permanent] to fail at once). A panic or
+// runtime.Goexit in the handler is a failed attempt too (see [PanicError] and
+// [ErrGoexit]).
 //
-// A handler may Submit to its own queue. If the buffer is full and every
+// A handler may [Queue.Submit] to its own queue. If the buffer is full and every
 // worker does so, nothing can drain it: pass a context with a deadline
-// (derived from the handler's context) or use TrySubmit. A handler must not
-// call Wait or Shutdown on its own queue: they would wait for the handler
+// (derived from the handler's context) or use [Queue.TrySubmit]. A handler must not
+// call [Queue.Wait] or [Queue.Shutdown] on its own queue: they would wait for the handler
 // itself.
 func New[T any](handler func(ctx context.Context, job T) error, opts Options[T]) (*Queue[T], error) {
 	if handler == nil {
@@ -130,7 +130,7 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 
 // Submit adds job to the queue, blocking while the buffer is full. It returns
 // nil once the queue has accepted the job, which from then on reaches exactly
-// one terminal Outcome. It returns ErrClosed if Close or Shutdown was called
+// one terminal [Outcome]. It returns [ErrClosed] if [Queue.Close] or [Queue.Shutdown] was called
 // before or while it waited, and ctx.Err() if ctx ended while it waited; the
 // job is then not accepted. If there is room at once, Submit accepts the job
 // without looking at ctx.
@@ -171,8 +171,8 @@ func (q *Queue[T]) Submit(ctx context.Context, job T) error {
 }
 
 // TrySubmit adds job to the queue if the buffer has room, without blocking.
-// It returns nil if the job was accepted, ErrFull if the buffer was full and
-// ErrClosed after Close or Shutdown.
+// It returns nil if the job was accepted, [ErrFull] if the buffer was full and
+// [ErrClosed] after [Queue.Close] or [Queue.Shutdown].
 func (q *Queue[T]) TrySubmit(job T) error {
 	if q.closing.Load() {
 		return ErrClosed
@@ -195,12 +195,12 @@ func (q *Queue[T]) TrySubmit(job T) error {
 	}
 }
 
-// Close stops intake: from its return on, Submit and TrySubmit return
-// ErrClosed, and submitters blocked on a full buffer wake up and return
-// ErrClosed (or nil, if their job got in at that very moment; an accepted job
+// Close stops intake: from its return on, [Queue.Submit] and [Queue.TrySubmit] return
+// [ErrClosed], and submitters blocked on a full buffer wake up and return
+// [ErrClosed] (or nil, if their job got in at that very moment; an accepted job
 // is always run or reported). Close does not wait for the backlog: the
 // workers go on with every accepted job, retries included, and exit when none
-// is left. Use Wait to wait for the jobs, or Shutdown to also wait for the
+// is left. Use [Queue.Wait] to wait for the jobs, or [Queue.Shutdown] to also wait for the
 // goroutines to exit. Close may be called more than once.
 func (q *Queue[T]) Close() {
 	q.closeOne.Do(func() {
@@ -222,16 +222,16 @@ func (q *Queue[T]) Wait(ctx context.Context) error {
 	return q.acct.wait(ctx)
 }
 
-// Shutdown closes the queue (see Close) and waits for the backlog to drain:
+// Shutdown closes the queue (see [Queue.Close]) and waits for the backlog to drain:
 // every accepted job reaches its outcome, retries included. Then it returns
 // nil, after every goroutine the queue started has exited.
 //
 // If ctx ends first, Shutdown forces the end: the contexts of running
-// handlers are canceled, jobs awaiting a retry end OutcomeCanceled, jobs
-// still in the buffer end OutcomeDropped, and a running job whose handler
-// then returns an error or overruns AttemptTimeout ends OutcomeCanceled (one
-// that returns nil in time still ends OutcomeSucceeded). Shutdown then returns an error
-// matching ErrShutdown and ctx.Err(), but only once every handler has
+// handlers are canceled, jobs awaiting a retry end [OutcomeCanceled], jobs
+// still in the buffer end [OutcomeDropped], and a running job whose handler
+// then returns an error or overruns [Options.AttemptTimeout] ends [OutcomeCanceled] (one
+// that returns nil in time still ends [OutcomeSucceeded]). Shutdown then returns an error
+// matching [ErrShutdown] and ctx.Err(), but only once every handler has
 // returned and every goroutine has exited: a handler that ignores its
 // context delays Shutdown past ctx's deadline for as long as it runs.
 //

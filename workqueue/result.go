@@ -1,7 +1,7 @@
 package workqueue
 
-// Result is what one accepted job produced, passed to Options.OnResult once
-// the job has reached its Outcome.
+// Result is what one accepted job produced, passed to [Options.OnResult] once
+// the job has reached its [Outcome].
 type Result[T any] struct {
 	// Job is the value given to Submit or TrySubmit.
 	Job T

@@ -1,7 +1,7 @@
 package workqueue
 
-// Stats is a snapshot of a Queue's counters and gauges, taken by
-// Queue.Stats. Every field is an int64.
+// Stats is a snapshot of a [Queue]'s counters and gauges, taken by
+// [Queue.Stats]. Every field is an int64.
 //
 // The fields are read one by one while the queue runs, so a snapshot taken
 // under load may be off by the jobs that moved meanwhile, within these
@@ -10,8 +10,8 @@ package workqueue
 // Canceled + Dropped; no counter (Submitted, Succeeded, Failed, Canceled,
 // Dropped, Retries) is ever lower than in an earlier snapshot; Queued,
 // Running and Retrying are never negative, and Running is at most Workers.
-// Whenever the queue is quiescent (after Wait or Shutdown has returned, with
-// no Submit in progress), Submitted == Succeeded + Failed + Canceled +
+// Whenever the queue is quiescent (after [Queue.Wait] or [Queue.Shutdown] has returned, with
+// no [Queue.Submit] in progress), Submitted == Succeeded + Failed + Canceled +
 // Dropped and Queued, Running and Retrying are zero.
 type Stats struct {
 	// Submitted counts accepted jobs: those Submit or TrySubmit accepted
