@@ -18,7 +18,7 @@ type connection[M any] struct {
 	ctx    context.Context // ends at teardown; the ctx Dial received
 	cancel context.CancelCauseFunc
 	stop   chan struct{}  // closed at teardown
-	live   *liveness      // nil when neither pings nor IdleTimeout are on
+	live   *liveness      // nil when no watchdog runs (no Pinger to ping, no IdleTimeout)
 	unlink func() bool    // stops the close on the end of Run's ctx; nil if none
 	wg     sync.WaitGroup // watchdog and the close on Run's ctx
 

@@ -204,18 +204,17 @@ func (c *Client[M]) connect(ctx context.Context) (*connection[M], error) {
 			cn.cancel(context.Cause(ctx))
 		})
 	}
-	if c.cfg.IdleTimeout > 0 || c.cfg.pings {
-		cn.live = newLiveness(c.cfg.IdleTimeout > 0)
+	// The liveness clock exists, and costs Run's goroutine its atomic adds
+	// per message, only when a watchdog reads it: pings on a Pinger, or
+	// IdleTimeout.
+	var pinger Pinger
+	if c.cfg.pings {
+		pinger, _ = conn.(Pinger)
 	}
-	if cn.live != nil {
-		pinger, _ := conn.(Pinger)
-		if !c.cfg.pings {
-			pinger = nil
-		}
+	if pinger != nil || c.cfg.IdleTimeout > 0 {
+		cn.live = newLiveness(c.cfg.IdleTimeout > 0)
 		cn.act, _ = conn.(ActivityReporter)
-		if pinger != nil || c.cfg.IdleTimeout > 0 {
-			cn.wg.Go(func() { cn.watch(pinger, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
-		}
+		cn.wg.Go(func() { cn.watch(pinger, c.cfg.Heartbeat, c.cfg.PingTimeout, c.cfg.IdleTimeout) })
 	}
 	return cn, nil
 }
