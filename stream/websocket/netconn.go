@@ -79,23 +79,18 @@ func recordDial(dial dialFunc, track bool) dialFunc {
 		s.mu.Lock()
 		s.tracked = true
 		s.mu.Unlock()
-		return &activityConn{Conn: c, clock: s.clock}, nil
+		return &activityConn{Conn: c, r: activity.Reader{R: c, Clock: s.clock}}, nil
 	}
 }
 
-// activityConn records on clock when a Read returns bytes.
+// activityConn is a net.Conn whose reads go through r, which records on the
+// slot's clock when a Read returns bytes.
 type activityConn struct {
 	net.Conn
-	clock *activity.Clock
+	r activity.Reader // reads Conn
 }
 
-func (c *activityConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.clock.Touch()
-	}
-	return n, err
-}
+func (c *activityConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // handshakeClient returns the client used for handshakes: base (or a new
 // default client) with a copy of its *http.Transport whose dials are recorded
