@@ -48,7 +48,6 @@ type dispatcher struct {
 	timerDue time.Time
 
 	hosts map[string]*batchHost // hosts with URLs in progress, waiting or parked
-	loose []batchJob            // due retries of URLs with no host entry
 	ready []*batchHost          // hosts whose queue may go on, oldest first
 
 	jobs chan batchJob  // buffered: a send never blocks
@@ -70,7 +69,7 @@ type batchHost struct {
 type batchJob struct {
 	url   string
 	index int
-	host  *batchHost  // nil if the URL has no valid host: not limited here
+	host  *batchHost  // nil if the URL is invalid: it fails before its first attempt, so is never parked
 	start time.Time   // when the batch took the URL from its input
 	retry *retryState // nil until its first attempt asked for a retry
 }
@@ -118,9 +117,6 @@ func (f *Fetcher) runBatch(ctx context.Context, next func() (string, bool), yiel
 		// each ends with a Result. URLs never started have none.
 		for len(d.parked) > 0 {
 			d.interrupt(d.unpark())
-		}
-		for _, j := range d.loose {
-			d.interrupt(j)
 		}
 		for _, h := range d.hosts {
 			for _, j := range h.queue[:h.retries] {
@@ -173,14 +169,6 @@ func (f *Fetcher) runBatch(ctx context.Context, next func() (string, bool), yiel
 // while maxWaiting URLs wait in queues or out a backoff.
 func (d *dispatcher) dispatch() {
 	for d.inProgress < d.f.cfg.Concurrency {
-		if len(d.loose) > 0 {
-			j := d.loose[0]
-			d.loose[0] = batchJob{}
-			d.loose = d.loose[1:]
-			d.waiting--
-			d.start(j)
-			continue
-		}
 		if h := d.nextReady(); h != nil {
 			j := h.queue[0]
 			h.queue[0] = batchJob{}
@@ -274,9 +262,7 @@ func (d *dispatcher) park(j batchJob, delay time.Duration) {
 		d.parked[i], d.parked[up] = d.parked[up], d.parked[i]
 		i = up
 	}
-	if j.host != nil {
-		j.host.parked++
-	}
+	j.host.parked++
 	d.f.stats.backingOff.Add(1)
 }
 
@@ -303,9 +289,7 @@ func (d *dispatcher) unpark() batchJob {
 		i = c
 	}
 	d.parked = h
-	if j.host != nil {
-		j.host.parked--
-	}
+	j.host.parked--
 	d.f.stats.backingOff.Add(-1)
 	return j
 }
@@ -331,10 +315,6 @@ func (d *dispatcher) requeueDue(now time.Time) {
 		j := d.unpark()
 		d.waiting++
 		h := j.host
-		if h == nil {
-			d.loose = append(d.loose, j)
-			continue
-		}
 		h.queue = slices.Insert(h.queue, h.retries, j)
 		h.retries++
 		d.markReady(h)
@@ -403,10 +383,11 @@ func (d *dispatcher) full(h *batchHost) bool {
 }
 
 // hostOf returns the batch's entry for rawURL's host, creating it, or nil
-// if rawURL has no valid host: the worker then reports the error.
+// if rawURL is invalid (checkURL, as in Fetcher.open): the worker then
+// reports the error.
 func (d *dispatcher) hostOf(rawURL string) *batchHost {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+	if err != nil || checkURL(u) != nil {
 		return nil
 	}
 	key := hostKey(u)
@@ -422,7 +403,7 @@ func (d *dispatcher) hostOf(rawURL string) *batchHost {
 // waiting or parked, so that the map stays as small as the work in hand.
 // A host deleted is never used again: its key gets a new entry.
 func (d *dispatcher) forgetIdle(h *batchHost) {
-	if h != nil && h.inProgress == 0 && len(h.queue) == 0 && h.parked == 0 && !h.ready && d.hosts[h.key] == h {
+	if h.inProgress == 0 && len(h.queue) == 0 && h.parked == 0 && !h.ready && d.hosts[h.key] == h {
 		delete(d.hosts, h.key)
 	}
 }
