@@ -173,7 +173,7 @@ func (f *Fetcher) prepare(ctx context.Context, req *http.Request, n int) (*http.
 		}
 		out.Header.Set("User-Agent", f.cfg.UserAgent)
 	}
-	if n > 1 && req.Body != nil && req.Body != http.NoBody {
+	if n > 1 && hasBody(req) {
 		body, err := req.GetBody()
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errGetBody, err)

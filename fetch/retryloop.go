@@ -162,5 +162,5 @@ func canRepeat(req *http.Request) bool {
 	if !idempotent {
 		return false
 	}
-	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	return !hasBody(req) || req.GetBody != nil
 }
