@@ -40,7 +40,8 @@ type Pinger interface {
 //
 // LastActivity returns when bytes from the peer last arrived, or the zero
 // Time if none did. It must be cheap and safe to call concurrently with
-// Read: the Client's watchdog goroutine calls it when a timer fires. Report
+// Read: the Client's watchdog goroutine calls it as it checks the peer, and
+// Run's goroutine when a Read fails with a ping in flight. Report
 // bytes when they arrive, not when a message is complete: the peer is dead
 // IdleTimeout after the last byte, whatever a half-received message looks
 // like.

@@ -16,8 +16,9 @@
 //     a message, calls the handler with it, and reads the next one once the
 //     handler has returned, so nothing is read ahead and nothing read is
 //     dropped. When liveness checks are on, each connection also has one
-//     watchdog goroutine, which has exited before the next dial and before
-//     Run returns.
+//     watchdog goroutine and, while a ping is in flight, the goroutine that
+//     waits for its answer; both have exited before the next dial and
+//     before Run returns.
 //   - Liveness: a ping every [Options.Heartbeat] on Conns that implement
 //     Pinger, closed as dead after [Options.PingTimeout] without an answer,
 //     and [Options.IdleTimeout] without any arrival; a dead connection is

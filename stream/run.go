@@ -21,8 +21,8 @@ import (
 // a [ForceCloser], when the peer is deemed dead), waits the backoff delay —
 // at least the delay asked for by [retry.After] on the error, capped by
 // Backoff.MaxHint — and dials again. There is never more than one
-// connection: the old one is closed, and its watchdog goroutine has exited,
-// before the next dial.
+// connection: the old one is closed, and its watchdog goroutine and ping in
+// flight have exited, before the next dial.
 //
 // While handler runs, the connection is not read (what arrives waits in
 // the transport's buffers), and liveness checks pause: no ping is sent and

@@ -23,7 +23,8 @@
 // for at most CloseTimeout, then closes the TCP connection. [Conn] implements
 // [stream.ActivityReporter]: every byte read from the network (frames,
 // control frames such as the server's pings or the client's pongs, parts of
-// a frame) counts as a sign of life for [stream.Options.IdleTimeout] and pings.
+// a frame) counts as a sign of life for [stream.Options.IdleTimeout] and pings,
+// where the Dialer's transport lets it see them (see [Conn.LastActivity]).
 //
 // Handshake failures are classified for the Client's retry loop: 408, 425,
 // 429, 500, 502, 503 and 504 are retryable, as fetch retries them, and so are
