@@ -132,7 +132,10 @@ func (n *Nginx) config(servers string) string {
 		// t.TempDir (mode 0700).
 		b.WriteString("user root;\n")
 	}
-	fmt.Fprintf(&b, `worker_processes 1;
+	// One process, no master and workers: the kernel kills it if the test
+	// binary dies (see sysProcAttr), whereas workers would outlive a
+	// killed master.
+	fmt.Fprintf(&b, `master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log info;
 events { worker_connections 1024; }
