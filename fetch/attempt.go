@@ -45,23 +45,24 @@ func (f *Fetcher) release(releaseHost func()) {
 
 // attempt makes attempt n of req: it sends req and then each redirect hop
 // (see Do), every one a request of its own host, and returns the last
-// response's Result with Attempts set and the attempt's error (with a
-// retry.After hint for a Retry-After header). key and robots are req's
-// host's; each hop's host is checked against its robots.txt here.
-func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n int, robots *robotsEntry) (res Result, err error) {
+// response's Result with Attempts set, when req was sent (zero if it was
+// not), and the attempt's error (with a retry.After hint for a Retry-After
+// header). key and robots are req's host's; each hop's host is checked
+// against its robots.txt here.
+func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n int, robots *robotsEntry) (res Result, sent time.Time, err error) {
 	res.Attempts = n - 1
 	var c chain
 	var next *http.Request // the redirect hop to send, nil for req itself
 	for {
 		if next, err = f.hop(ctx, req, &c, next, key, n, robots, &res); next == nil {
-			return res, err
+			return res, c.sent, err
 		}
 		// Nothing is held between hops: the next host's robots.txt, slot,
 		// rate and Crawl-delay are waited for like a first request's.
 		key, robots = hostKey(next.URL), nil
 		if f.robots != nil {
 			if robots, err = f.robots.check(ctx, next.URL, key); err != nil {
-				return res, fmt.Errorf("fetch: following a redirect: %w", err)
+				return res, c.sent, fmt.Errorf("fetch: following a redirect: %w", err)
 			}
 		}
 	}
@@ -93,7 +94,7 @@ func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *ht
 		return nil, err
 	}
 	if next == nil {
-		res.Attempts, res.sent = n, time.Now()
+		res.Attempts, c.sent = n, time.Now()
 		f.stats.attempts.Add(1)
 		if n > 1 {
 			f.stats.retries.Add(1)

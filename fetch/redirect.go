@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxRedirects is the most redirects one attempt follows, as net/http's
@@ -100,6 +101,7 @@ func isLocationError(err error) bool {
 // chain is the state of the redirects followed by one attempt.
 type chain struct {
 	ireq     *http.Request   // the request as given: its URL, body and GetBody
+	sent     time.Time       // when ireq was sent, the attempt's first hop
 	header   http.Header     // the header of the first hop as sent (User-Agent set)
 	hops     int             // redirects followed so far
 	noBody   bool            // a 301, 302 or 303 dropped the body: no later hop sends it

@@ -58,8 +58,6 @@ type Result struct {
 	// attempt's *StatusError. Use Outcome to classify Err into exactly one
 	// category (the one Stats counts), then errors.As for details.
 	Err error
-
-	sent time.Time // when the attempt was sent; set by attempt for the retry loop, zero in a final Result
 }
 
 // OK reports whether the request succeeded: Err is nil.

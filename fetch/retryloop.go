@@ -71,7 +71,6 @@ func (f *Fetcher) step(ctx context.Context, s *retryState) (res Result, delay ti
 	if final {
 		res.Wait = s.wait
 	}
-	res.sent = time.Time{}
 	return res, delay, final
 }
 
@@ -79,9 +78,9 @@ func (f *Fetcher) stepOnce(ctx context.Context, s *retryState) (Result, time.Dur
 	policy := &f.cfg.policy
 	s.attempt++
 	attempt := s.attempt
-	res, err := f.attempt(ctx, s.req, s.key, attempt, s.robots)
-	if attempt == 1 && res.Attempts == 1 {
-		s.wait = res.sent.Sub(s.start)
+	res, sent, err := f.attempt(ctx, s.req, s.key, attempt, s.robots)
+	if attempt == 1 && !sent.IsZero() {
+		s.wait = sent.Sub(s.start)
 	}
 	if err == nil {
 		if policy.Budget != nil {
@@ -118,7 +117,6 @@ func (s *retryState) interrupted(err error) Result {
 	res := s.last
 	res.Err = &retry.Error{Reason: err, Last: s.last.Err, Attempts: s.last.Attempts}
 	res.Wait = s.wait
-	res.sent = time.Time{}
 	return res
 }
 
