@@ -95,7 +95,7 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hdeadline, _ := hctx.Deadline()
-	slot := newNetConnSlot()
+	slot := new(netConnSlot)
 	hctx = context.WithValue(hctx, netConnSlotKey{}, slot)
 
 	ws, resp, err := websocket.Dial(hctx, d.URL, &websocket.DialOptions{

@@ -15,21 +15,26 @@ import (
 // (coder/websocket's own Close may wait about 10s for it), and records when
 // bytes arrive on it.
 type netConnSlot struct {
-	mu      sync.Mutex
-	conn    net.Conn
-	clock   *activity.Clock
-	tracked bool // clock sees the connection's reads
+	mu    sync.Mutex
+	conn  net.Conn
+	clock *activity.Clock // nil until a dial's reads are tracked
 }
-
-func newNetConnSlot() *netConnSlot { return &netConnSlot{clock: activity.New()} }
 
 // activity returns the clock of the connection's reads, or nil if the
 // connection was not dialled through recordDial's plain dial.
 func (s *netConnSlot) activity() *activity.Clock {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.tracked {
-		return nil
+	return s.clock
+}
+
+// track returns the clock on which the connection's reads are recorded,
+// creating it on the first call.
+func (s *netConnSlot) track() *activity.Clock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clock == nil {
+		s.clock = activity.New()
 	}
 	return s.clock
 }
@@ -76,10 +81,7 @@ func recordDial(dial dialFunc, track bool) dialFunc {
 		if !track {
 			return c, nil
 		}
-		s.mu.Lock()
-		s.tracked = true
-		s.mu.Unlock()
-		return &activityConn{Conn: c, r: activity.Reader{R: c, Clock: s.clock}}, nil
+		return &activityConn{Conn: c, r: activity.Reader{R: c, Clock: s.track()}}, nil
 	}
 }
 
