@@ -18,8 +18,10 @@ import (
 //
 // The counters are kept apart so that submitters and workers never write the
 // same cache line on the hot path: submitters write entered, rejected and
-// accepted; each worker writes only its own workerState; everything else
-// writes settled.
+// accepted; each worker counts its successes and reported outcomes on its own
+// workerState; outcomes reported off the workers (or by any worker, when not
+// sharded) go to settled, and the other outcome counters and retries are
+// shared.
 type accounting struct {
 	_        cacheLinePad
 	entered  atomic.Int64 // submissions begun; written by submitters only, like the next two

@@ -19,9 +19,14 @@ type Stats struct {
 	Submitted int64
 	// Queued is the number of jobs in the buffer, waiting for a worker.
 	Queued int64
-	// Running is the number of handler calls in progress.
+	// Running is the number of jobs out of the buffer and the retry
+	// scheduler whose outcome is not yet reported: handler calls in
+	// progress, plus outcomes being passed to OnResult. It is derived
+	// (Submitted less the reported outcomes, Queued and Retrying) and capped
+	// at Workers.
 	Running int64
-	// Retrying is the number of jobs waiting out a retry backoff.
+	// Retrying is the number of jobs waiting out a retry backoff, or being
+	// handed to a worker once it is due.
 	Retrying int64
 
 	// Succeeded, Failed, Canceled and Dropped count terminal outcomes.
