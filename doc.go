@@ -42,8 +42,9 @@
 // of range returns an error that wraps that package's ErrInvalidOptions and
 // names the field. A panic is kept for programmer errors that no input can
 // cause, each documented where it applies: a nil handler (workqueue.New,
-// stream.Client.Run) or a negative size given to a constructor that takes
-// one directly (limit.NewSemaphore). Errors returned later are sentinels for
+// stream.Client.Run), or an out-of-range argument given directly rather than
+// in Options (limit.NewSemaphore, limit.NewKeyedRate, retry.NewBudget,
+// Semaphore.Release). Errors returned later are sentinels for
 // errors.Is (ErrClosed, ErrFull, ErrAttemptTimeout, ...) or typed errors for
 // errors.As when they carry data; each wraps the error underneath with %w.
 //
