@@ -13,10 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicego/sluice/integration/internal/servers"
 )
 
 // installHint is what a local run without the Node servers is told to do.
@@ -27,7 +30,7 @@ const installHint = "install Node.js 20 or newer, then run: cd integration/node 
 func requireComponent(t *testing.T, why string) {
 	t.Helper()
 	msg := why + ": " + installHint
-	if os.Getenv("SLUICE_INTEGRATION") == "required" {
+	if servers.Required() {
 		t.Fatal(msg + " (SLUICE_INTEGRATION=required)")
 	}
 	t.Skip(msg)
@@ -111,10 +114,8 @@ var control = &http.Client{
 type nodeServer struct {
 	t    *testing.T
 	Port int
-	cmd  *exec.Cmd
+	proc *servers.Process
 	out  *outputBuffer
-
-	killOnce sync.Once
 }
 
 // startNode starts script (a file in integration/node) with config as its
@@ -128,12 +129,12 @@ func startNode(t *testing.T, script string, port int, config any) *nodeServer {
 	require.NoError(t, err)
 	cmd := exec.Command(bin, filepath.Join(dir, script), "--port", strconv.Itoa(port), "--config", string(cfg))
 	cmd.Dir = dir
-	cmd.SysProcAttr = sysProcAttr()
 	out := &outputBuffer{ready: make(chan string, 1)}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	require.NoError(t, cmd.Start(), "starting node %s", script)
-	s := &nodeServer{t: t, cmd: cmd, out: out}
+	p, err := servers.StartProcess(cmd)
+	require.NoError(t, err, "starting node %s", script)
+	s := &nodeServer{t: t, proc: p, out: out}
 	t.Cleanup(func() {
 		s.Kill()
 		if t.Failed() {
@@ -145,6 +146,9 @@ func startNode(t *testing.T, script string, port int, config any) *nodeServer {
 		var r struct{ Port int }
 		require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(line, "READY ")), &r), "ready line %q", line)
 		s.Port = r.Port
+	case <-p.Done():
+		_, err := p.Exited()
+		t.Fatalf("node %s exited before printing READY (%v); output:\n%s", script, err, out.String())
 	case <-time.After(15 * time.Second):
 		s.Kill()
 		t.Fatalf("node %s did not print READY within 15s; output:\n%s", script, out.String())
@@ -152,13 +156,13 @@ func startNode(t *testing.T, script string, port int, config any) *nodeServer {
 	return s
 }
 
-// Kill kills the server's process group at once and waits for the process.
-// It is idempotent.
+// Kill kills the server at once and waits for it to exit (servers'
+// Process.Stop: its process group is killed if it does not). It is
+// idempotent.
 func (s *nodeServer) Kill() {
-	s.killOnce.Do(func() {
-		killGroup(s.cmd)
-		_ = s.cmd.Wait()
-	})
+	if err := s.proc.Stop(syscall.SIGKILL); err != nil {
+		s.t.Errorf("killing node: %v", err)
+	}
 }
 
 // URL returns the server's address with path, with scheme http or ws.

@@ -29,7 +29,7 @@ type Nginx struct {
 	Root string
 	// Ports are the ports of the hosts, as passed to the config function.
 	Ports []int
-	proc  *process
+	proc  *Process
 }
 
 // NginxConfig describes the nginx to start.
@@ -93,7 +93,7 @@ func StartNginx(t testing.TB, cfg NginxConfig) *Nginx {
 		lastErr = n.start(bin)
 		if lastErr == nil {
 			t.Cleanup(func() {
-				if err := n.proc.stop(syscall.SIGTERM); err != nil {
+				if err := n.proc.Stop(syscall.SIGTERM); err != nil {
 					t.Errorf("stopping nginx: %v", err)
 				}
 			})
@@ -107,7 +107,7 @@ func StartNginx(t testing.TB, cfg NginxConfig) *Nginx {
 func (n *Nginx) start(bin string) error {
 	_ = os.Remove(n.logPath("error.log"))
 	cmd := exec.Command(bin, "-p", n.Dir, "-c", "nginx.conf", "-e", n.logPath("error.log"), "-g", "daemon off;")
-	p, err := startProcess(cmd)
+	p, err := StartProcess(cmd)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (n *Nginx) start(bin string) error {
 		addrs[i] = Addr(port)
 	}
 	if err := waitListening(p, 10*time.Second, addrs...); err != nil {
-		_ = p.stop(syscall.SIGTERM)
+		_ = p.Stop(syscall.SIGTERM)
 		return err
 	}
 	n.proc = p

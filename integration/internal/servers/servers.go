@@ -61,19 +61,21 @@ func FreePorts(t testing.TB, n int) []int {
 // Addr returns "127.0.0.1:port".
 func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// process is a child process in its own process group.
-type process struct {
+// Process is a child process in its own process group (on Linux, killed
+// by the kernel if the test binary dies first).
+type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done is closed
 }
 
-func startProcess(cmd *exec.Cmd) (*process, error) {
+// StartProcess starts cmd as a Process.
+func StartProcess(cmd *exec.Cmd) (*Process, error) {
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -81,8 +83,8 @@ func startProcess(cmd *exec.Cmd) (*process, error) {
 	return p, nil
 }
 
-// exited reports whether the process has exited, and how.
-func (p *process) exited() (bool, error) {
+// Exited reports whether the process has exited, and how.
+func (p *Process) Exited() (bool, error) {
 	select {
 	case <-p.done:
 		return true, p.err
@@ -91,11 +93,14 @@ func (p *process) exited() (bool, error) {
 	}
 }
 
-// stop sends sig and waits up to 10 s for the process to exit, then kills
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Stop sends sig and waits up to 10 s for the process to exit, then kills
 // its process group (the one it was started in, holding only it and its
 // children) and waits up to 5 s more.
-func (p *process) stop(sig syscall.Signal) error {
-	if done, _ := p.exited(); done {
+func (p *Process) Stop(sig syscall.Signal) error {
+	if done, _ := p.Exited(); done {
 		return nil
 	}
 	_ = p.cmd.Process.Signal(sig)
@@ -115,11 +120,11 @@ func (p *process) stop(sig syscall.Signal) error {
 
 // waitListening waits up to timeout for every address to accept a TCP
 // connection, polling every 20 ms; it gives up early if p exits.
-func waitListening(p *process, timeout time.Duration, addrs ...string) error {
+func waitListening(p *Process, timeout time.Duration, addrs ...string) error {
 	deadline := time.Now().Add(timeout)
 	for _, addr := range addrs {
 		for {
-			if done, err := p.exited(); done {
+			if done, err := p.Exited(); done {
 				return fmt.Errorf("exited before listening on %s: %v", addr, err)
 			}
 			c, err := net.DialTimeout("tcp", addr, time.Second)

@@ -67,7 +67,7 @@ func toxiproxyServer() (string, string) {
 type Toxiproxy struct {
 	Client *toxiproxy.Client
 	Addr   string // its API's address
-	proc   *process
+	proc   *Process
 }
 
 // StartToxiproxy starts the pinned toxiproxy server on a free port of
@@ -88,19 +88,19 @@ func StartToxiproxy(t testing.TB) *Toxiproxy {
 			t.Fatal(err)
 		}
 		cmd.Stdout, cmd.Stderr = logf, logf
-		p, err := startProcess(cmd)
+		p, err := StartProcess(cmd)
 		if err != nil {
 			_ = logf.Close()
 			t.Fatalf("starting toxiproxy-server: %v", err)
 		}
 		if lastErr = waitListening(p, 10*time.Second, addr); lastErr != nil {
-			_ = p.stop(syscall.SIGTERM)
+			_ = p.Stop(syscall.SIGTERM)
 			_ = logf.Close()
 			continue
 		}
 		tp := &Toxiproxy{Client: toxiproxy.NewClient(addr), Addr: addr, proc: p}
 		t.Cleanup(func() {
-			if err := p.stop(syscall.SIGTERM); err != nil {
+			if err := p.Stop(syscall.SIGTERM); err != nil {
 				t.Errorf("stopping toxiproxy-server: %v", err)
 			}
 			_ = logf.Close()
