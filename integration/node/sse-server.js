@@ -17,12 +17,8 @@
 "use strict";
 
 const http = require("node:http");
+const common = require("./common");
 const { createSession } = require("better-sse");
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const defaults = {
   // better-sse's keepAlive: a comment line every this many ms (null: none).
@@ -45,8 +41,7 @@ const defaults = {
   slowEvent: null, // {parts: 8, intervalMs: 150}
 };
 
-const config = Object.assign({}, defaults, JSON.parse(arg("--config", "{}")));
-const port = Number(arg("--port", "0"));
+const config = common.config(defaults);
 const start = Date.now();
 
 const stats = {
@@ -154,8 +149,4 @@ async function events(req, res) {
   }
 }
 
-server.listen(port, "127.0.0.1", () => {
-  process.stdout.write("READY " + JSON.stringify({ port: server.address().port }) + "\n");
-});
-
-for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));
+common.listen(server);

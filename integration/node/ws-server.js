@@ -15,12 +15,8 @@
 "use strict";
 
 const http = require("node:http");
+const common = require("./common");
 const { WebSocketServer } = require("ws");
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const defaults = {
   // Answer pings with pongs (ws' own autoPong option).
@@ -46,8 +42,7 @@ const defaults = {
   slowMessage: null, // {fragments: 8, intervalMs: 150}
 };
 
-const config = Object.assign({}, defaults, JSON.parse(arg("--config", "{}")));
-const port = Number(arg("--port", "0"));
+const config = common.config(defaults);
 
 const stats = {
   connections: 0, // WebSocket connections opened
@@ -161,8 +156,4 @@ function control(req, res) {
   });
 }
 
-server.listen(port, "127.0.0.1", () => {
-  process.stdout.write("READY " + JSON.stringify({ port: server.address().port }) + "\n");
-});
-
-for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));
+common.listen(server);
