@@ -120,8 +120,8 @@ type nodeServer struct {
 
 // startNode starts script (a file in integration/node) with config as its
 // --config JSON, on port (0: any free port), waits until it listens and
-// arranges for it to be killed, with its whole process group, when the
-// test ends.
+// arranges for it to be killed when the test ends (and, on Linux, when
+// the test binary dies: see servers.Process).
 func startNode(t *testing.T, script string, port int, config any) *nodeServer {
 	t.Helper()
 	bin, dir := findNode(t)
