@@ -15,25 +15,21 @@ import (
 // DefaultRateIdle is the idle period used by [NewKeyedRate] when idle is 0.
 const DefaultRateIdle = time.Minute
 
-// KeyedRate is a token-bucket rate limit per key, for example per host,
-// built on golang.org/x/time/rate: each key gets its own bucket of size
-// burst refilled at r tokens per second, and each event takes one token.
+// KeyedRate is a token-bucket rate limit per key, for example per host, on
+// golang.org/x/time/rate: each key has its own bucket ([NewKeyedRate]), and
+// each event takes one token. It is safe for concurrent use.
 //
-// Memory stays bounded without a background goroutine: an entry whose bucket
-// is full and that has not been used for idle is dropped by a later call
-// (the map is scanned at most once per idle period), between idle and
-// 2×idle after its last use. Dropping a full bucket is lossless: a new
-// bucket for the key starts full, exactly as the old one was.
-//
-// KeyedRate is safe for concurrent use.
+// An entry whose bucket is full and that has not been used for the idle
+// period is dropped by a later call, between idle and 2×idle after its last
+// use, without a background goroutine. Dropping a full bucket is lossless: a
+// new bucket starts full too.
 type KeyedRate[K comparable] struct {
 	r     rate.Limit
 	burst int
-	idle  time.Duration
 
-	mu        sync.Mutex
-	entries   map[K]*rateEntry
-	lastSweep time.Time
+	mu      sync.Mutex
+	entries map[K]*rateEntry
+	sweep   idleSweep[K, *rateEntry]
 }
 
 type rateEntry struct {
@@ -60,7 +56,15 @@ func NewKeyedRate[K comparable](r rate.Limit, burst int, idle time.Duration) *Ke
 	if idle == 0 {
 		idle = DefaultRateIdle
 	}
-	return &KeyedRate[K]{r: r, burst: burst, idle: idle, entries: make(map[K]*rateEntry)}
+	full := float64(burst)
+	return &KeyedRate[K]{
+		r: r, burst: burst,
+		entries: make(map[K]*rateEntry),
+		// Dropping a full bucket is lossless: a new one starts full too.
+		sweep: idleSweep[K, *rateEntry]{period: idle, idle: func(e *rateEntry, now time.Time) bool {
+			return now.Sub(e.lastUse) >= idle && e.lim.TokensAt(now) >= full
+		}},
+	}
 }
 
 // NewKeyedDelay returns a per-key limit that spaces events for the same key
@@ -73,11 +77,10 @@ func NewKeyedDelay[K comparable](d, idle time.Duration) *KeyedRate[K] {
 	return NewKeyedRate[K](rate.Every(d), 1, idle)
 }
 
-// Wait blocks until an event for key is allowed or ctx is done. It returns
-// nil when the event may proceed. It returns ctx.Err() if ctx ends first,
-// and at once an error wrapping [context.DeadlineExceeded] if ctx's
-// deadline would pass before the event is allowed. An event that does not
-// proceed gives its token back. Other keys are not blocked while Wait waits.
+// Wait blocks until an event for key is allowed (nil) or ctx is done
+// (ctx.Err()). If ctx's deadline would pass first, it fails at once with an
+// error wrapping [context.DeadlineExceeded]. An event that does not proceed
+// gives its token back; other keys are never blocked.
 func (l *KeyedRate[K]) Wait(ctx context.Context, key K) error {
 	if l.r == rate.Inf {
 		return ctx.Err()
@@ -135,14 +138,14 @@ func (l *KeyedRate[K]) Allow(key K) bool {
 // that are due.
 func (l *KeyedRate[K]) Len() int {
 	l.mu.Lock()
-	l.sweepLocked(time.Now())
+	l.sweep.sweep(l.entries, time.Now())
 	n := len(l.entries)
 	l.mu.Unlock()
 	return n
 }
 
 func (l *KeyedRate[K]) entryLocked(key K, now time.Time) *rateEntry {
-	l.sweepLocked(now)
+	l.sweep.sweep(l.entries, now)
 	e := l.entries[key]
 	if e == nil {
 		e = &rateEntry{lim: rate.NewLimiter(l.r, l.burst)}
@@ -150,19 +153,4 @@ func (l *KeyedRate[K]) entryLocked(key K, now time.Time) *rateEntry {
 	}
 	e.lastUse = now
 	return e
-}
-
-// sweepLocked drops entries unused for idle whose bucket is full. It scans
-// the map at most once per idle period.
-func (l *KeyedRate[K]) sweepLocked(now time.Time) {
-	if now.Sub(l.lastSweep) < l.idle {
-		return
-	}
-	l.lastSweep = now
-	full := float64(l.burst)
-	for key, e := range l.entries {
-		if now.Sub(e.lastUse) >= l.idle && e.lim.TokensAt(now) >= full {
-			delete(l.entries, key)
-		}
-	}
 }
