@@ -26,9 +26,9 @@ type AIMDOptions struct {
 	Backoff float64
 	// OnChange, if set, is called with the new limit after it changes.
 	// Calls are serialized and never made with an internal lock held, so
-	// OnChange may call Limit. A value superseded before its call could be
+	// OnChange may call [AIMD.Limit]. A value superseded before its call could be
 	// made may be skipped, but the last call always reports the latest limit.
-	// OnChange must not call Success or Overload.
+	// OnChange must not call [AIMD.Success] or [AIMD.Overload].
 	OnChange func(limit int64)
 }
 
@@ -71,22 +71,18 @@ func (o AIMDOptions) normalize() (AIMDOptions, error) {
 }
 
 // AIMD is an adaptive concurrency limit: additive increase, multiplicative
-// decrease. It raises the limit by one after every window of successes and
-// multiplies it by Backoff on an overload signal (a 429, a 503, a timeout:
-// the caller decides what counts). The limit always stays in [Min, Max] and
-// drives the limit of the [Semaphore] returned by [AIMD.Semaphore].
+// decrease. It drives the limit of its [AIMD.Semaphore] within [Min, Max]:
+// +1 after every window of [AIMD.Success], ×Backoff on [AIMD.Overload] (a 429,
+// a 503, a timeout: the caller decides what counts). It is safe for
+// concurrent use and starts no goroutines.
 //
-// Cooldown: requests that were already in flight when the limit was cut
-// were sent under the old, higher limit, so their overload signals say
-// nothing about the new one. After a decrease, overload signals are ignored
-// until as many signals (Success or Overload) have arrived as there were
-// other permits held at the time of the decrease. A burst of failures from
-// one generation of in-flight requests therefore halves the limit once, not
-// once per request. This relies on the usual protocol: each request holds a
-// permit of Semaphore while it runs and reports exactly one Success or
-// Overload before releasing it.
+// The protocol: each request holds a permit while it runs and reports exactly
+// one [AIMD.Success] or [AIMD.Overload] before releasing it.
 //
-// AIMD is safe for concurrent use and starts no goroutines.
+// Cooldown: after a decrease, overload signals are ignored until as many
+// signals have arrived as there were other permits held at the decrease,
+// since those requests were sent under the old, higher limit. A burst of
+// failures from one generation of requests thus cuts the limit once.
 type AIMD struct {
 	o   AIMDOptions
 	sem *Semaphore
@@ -120,10 +116,10 @@ func newAIMD(o AIMDOptions, sem *Semaphore) *AIMD {
 // must not be changed by other means.
 func (a *AIMD) Semaphore() *Semaphore { return a.sem }
 
-// Acquire acquires one permit of a.Semaphore(); see [Semaphore.Acquire].
+// Acquire acquires one permit of [AIMD.Semaphore]; see [Semaphore.Acquire].
 func (a *AIMD) Acquire(ctx context.Context) error { return a.sem.Acquire(ctx, 1) }
 
-// Release releases one permit of a.Semaphore(); see [Semaphore.Release].
+// Release releases one permit of [AIMD.Semaphore]; see [Semaphore.Release].
 func (a *AIMD) Release() { a.sem.Release(1) }
 
 // Limit returns the current limit.

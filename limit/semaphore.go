@@ -50,15 +50,11 @@ func NewSemaphore(limit int64) *Semaphore {
 	return &Semaphore{limit: limit}
 }
 
-// Acquire acquires n permits, blocking until they are available or ctx is
-// done. Waiters are granted permits in FIFO order.
-//
-// On success it returns nil and the caller must eventually Release(n).
-// If ctx is done before the permits are granted, or at the same moment, it
-// returns ctx.Err() and holds no permits. If n exceeds the current limit,
-// or a later [Semaphore.SetLimit] shrinks the limit below n while Acquire
-// waits, it returns an error wrapping [ErrTooLarge] instead of blocking.
-// Acquire panics if n < 0.
+// Acquire acquires n permits, blocking in FIFO order until they are free or
+// ctx is done. On nil the caller must eventually [Semaphore.Release] n; on an
+// error it holds nothing. The error is ctx.Err() if ctx is done first or at the same
+// moment, and wraps [ErrTooLarge] if n exceeds the limit, now or after a
+// [Semaphore.SetLimit] while it waits. It panics if n < 0.
 func (s *Semaphore) Acquire(ctx context.Context, n int64) error {
 	if n < 0 {
 		panic("limit: Semaphore.Acquire with n < 0")

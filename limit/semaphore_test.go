@@ -115,6 +115,7 @@ func TestSemaphoreLargeWaiterNotStarvedBySmallOnes(t *testing.T) {
 	})
 }
 
+// The scenario of golang/go#37852; x/sync/semaphore v0.22.0 passes it too.
 func TestCancelledHeadWaiterDoesNotStrandOthers_xsync37852(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := NewSemaphore(10)
