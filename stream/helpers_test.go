@@ -6,12 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/sluicego/sluice/stream"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // run is one Run call in its own goroutine.
 type run struct {

@@ -2,8 +2,11 @@ package fetchit
 
 import (
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -74,4 +77,33 @@ func noisy(n int) string {
 		b[i] = "0123456789abcdef"[rng.IntN(16)]
 	}
 	return string(b)
+}
+
+// slowPages returns a location block in which nginx proxies /p/ to an
+// application server (in this process) that takes d to answer each
+// request with 16 KiB, so that nginx holds each request for d.
+func slowPages(t *testing.T, d time.Duration) string {
+	t.Helper()
+	body := []byte(text(16 << 10))
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(backend.Close)
+	return "location /p/ { proxy_pass " + backend.URL + "; }"
+}
+
+// pages returns the entries of the host on port under /p/.
+func pages(log []servers.LogEntry, port int) []servers.LogEntry {
+	var out []servers.LogEntry
+	for _, e := range log {
+		if e.Port == port && strings.HasPrefix(e.URI, "/p/") {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"go.uber.org/goleak"
 
 	"github.com/sluicego/sluice/retry"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRetryableStatusList(t *testing.T) {
 	want := map[int]bool{408: true, 425: true, 429: true, 500: true, 502: true, 503: true, 504: true}

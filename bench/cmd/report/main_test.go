@@ -6,7 +6,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const out = `goos: linux
 BenchmarkRetry/first-try/sluice-2     100  10.0 ns/op  0 B/op  0 allocs/op

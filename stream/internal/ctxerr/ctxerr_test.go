@@ -9,12 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/sluicego/sluice/retry"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type codeError struct{ code int }
 
