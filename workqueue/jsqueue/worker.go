@@ -183,6 +183,7 @@ type Worker[T any] struct {
 	keeperStop  chan struct{}
 	keeperOne   sync.Once
 	keeperDone  chan struct{}
+	noBeats     atomic.Bool // tests only: send no heartbeats
 
 	stats struct {
 		fetched, running, succeeded, failed, retrying, released, abandoned atomic.Int64
@@ -773,7 +774,7 @@ func (w *Worker[T]) keep() {
 				if cancel != nil && d.state.Load() == stRunning {
 					cancel(ErrLeaseExpired)
 				}
-			case due && d.state.Load() != stDone:
+			case due && d.state.Load() != stDone && !w.noBeats.Load():
 				wg.Go(func() { w.beat(d) })
 			}
 		}
