@@ -48,6 +48,18 @@
 // errors.Is (ErrClosed, ErrFull, ErrAttemptTimeout, ...) or typed errors for
 // errors.As when they carry data; each wraps the error underneath with %w.
 //
+// # Options
+//
+// Every Options struct has a usable zero value: a zero field takes the
+// default documented on it, and a nil pointer, func or interface field means
+// the same as its zero (the documented default, or the feature off when the
+// field says so). A nil Retry is that package's DefaultRetry, never "no
+// retries": retry.NoRetry() turns retries off. Every package checks a
+// retry.Policy or retry.Schedule it is given with its Validate method, so a
+// policy accepted by one package is accepted by all. A retry.Permanent mark
+// ends every retry loop of the module wherever it sits in the error chain and
+// is never removed from the error returned.
+//
 // The same idea has the same name in every package, and each package
 // declares its own copy of a shared sentinel (fetch.ErrAttemptTimeout,
 // workqueue.ErrAttemptTimeout), documented the same way: a caller matches

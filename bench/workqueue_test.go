@@ -10,6 +10,7 @@ import (
 	"github.com/alitto/pond/v2"
 	"github.com/gammazero/workerpool"
 	"github.com/panjf2000/ants/v2"
+	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/workqueue"
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/sync/errgroup"
@@ -92,7 +93,7 @@ type sluicePool struct{ q *workqueue.Queue[int] }
 
 func newSluicePool(workers, capacity int, work func(int)) workPool {
 	q, err := workqueue.New(func(_ context.Context, j int) error { work(j); return nil },
-		workqueue.Options[int]{Workers: workers, Capacity: capacity})
+		workqueue.Options[int]{Workers: workers, Capacity: capacity, Retry: retry.NoRetry()})
 	if err != nil {
 		panic(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sluicego/sluice/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -207,7 +208,7 @@ func TestStreamIsReusable(t *testing.T) {
 func TestBatchDurationIncludesDispatchWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newHostDelays(map[string]time.Duration{"a.test": time.Second})
-		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 3, PerHost: 1, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 3, PerHost: 1, Retry: retry.NoRetry()})
 		urls := []string{"http://a.test/0", "http://a.test/1", "http://a.test/2"}
 		start := time.Now()
 		res := f.All(context.Background(), urls)
@@ -245,7 +246,7 @@ func TestResultWaitCountsHostCapNotBackoff(t *testing.T) {
 func TestGetWaitIsTimeBeforeFirstSend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newHostDelays(map[string]time.Duration{"a.test": time.Second})
-		f := newFetcher(t, Options{Client: tr.client(), PerHost: 1, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: tr.client(), PerHost: 1, Retry: retry.NoRetry()})
 		first := make(chan Result)
 		go func() { first <- f.Get(context.Background(), "http://a.test/0") }()
 		synctest.Wait() // the first call holds the host's slot

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicego/sluice/retry"
 )
 
 // The three benchmarks fetch b.N URLs from one local server returning 1 KiB
@@ -37,7 +39,7 @@ func benchURLs(srv *httptest.Server, n int) []string {
 
 func BenchmarkFetcherAll(b *testing.B) {
 	srv := benchServer(b)
-	f := newFetcher(b, Options{Concurrency: benchConcurrency, PerHost: benchConcurrency, Retry: NoRetry()})
+	f := newFetcher(b, Options{Concurrency: benchConcurrency, PerHost: benchConcurrency, Retry: retry.NoRetry()})
 	urls := benchURLs(srv, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -120,7 +122,7 @@ func BenchmarkNaiveDefaultClient(b *testing.B) {
 // BenchmarkGetSequential measures the per-request overhead of one Get.
 func BenchmarkGetSequential(b *testing.B) {
 	srv := benchServer(b)
-	f := newFetcher(b, Options{Retry: NoRetry()})
+	f := newFetcher(b, Options{Retry: retry.NoRetry()})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

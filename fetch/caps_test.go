@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicego/sluice/limit"
+	"github.com/sluicego/sluice/retry"
 )
 
 // gate holds every request until it is opened, so that the number of
@@ -43,7 +44,7 @@ func (g *gate) handler(w http.ResponseWriter, r *http.Request) {
 func TestPerHostCapIsPerHostAndGlobalCapHolds_collyLimitRule(t *testing.T) {
 	g := newGate(t)
 	hosts := []*server{newServer(t, g.handler), newServer(t, g.handler), newServer(t, g.handler)}
-	f := newFetcher(t, Options{Concurrency: 5, PerHost: 2, Retry: NoRetry()})
+	f := newFetcher(t, Options{Concurrency: 5, PerHost: 2, Retry: retry.NoRetry()})
 
 	var urls []string
 	for i := range 30 {
@@ -83,7 +84,7 @@ func TestPerHostCapIsPerHostAndGlobalCapHolds_collyLimitRule(t *testing.T) {
 func TestGlobalCapAcrossCallers(t *testing.T) {
 	g := newGate(t)
 	a, b := newServer(t, g.handler), newServer(t, g.handler)
-	f := newFetcher(t, Options{Concurrency: 3, PerHost: 3, Retry: NoRetry()})
+	f := newFetcher(t, Options{Concurrency: 3, PerHost: 3, Retry: retry.NoRetry()})
 	var wg sync.WaitGroup
 	for i := range 12 {
 		u := a.URL
@@ -108,7 +109,7 @@ func TestGlobalCapAcrossCallers(t *testing.T) {
 // the race detector, which slows each request tenfold).
 func TestConnectionsReusedUnderFanOut(t *testing.T) {
 	srv := newServer(t, okHandler(strings.Repeat("b", 1024)))
-	f := newFetcher(t, Options{Concurrency: 64, PerHost: 64, Retry: NoRetry()})
+	f := newFetcher(t, Options{Concurrency: 64, PerHost: 64, Retry: retry.NoRetry()})
 	n := 10000
 	if raceEnabled {
 		n = 2000
@@ -143,7 +144,7 @@ func TestAdaptivePerHostShrinksOnOverloadAndGrows(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
-	f := newFetcher(t, Options{Concurrency: 8, Retry: NoRetry(), Adaptive: &limit.AIMDOptions{Min: 1, Max: 8, Initial: 8, Window: 1}})
+	f := newFetcher(t, Options{Concurrency: 8, Retry: retry.NoRetry(), Adaptive: &limit.AIMDOptions{Min: 1, Max: 8, Initial: 8, Window: 1}})
 	key := strings.TrimPrefix(srv.URL, "http://")
 	for range 4 {
 		f.Get(context.Background(), srv.URL)
@@ -164,7 +165,7 @@ func TestAdaptiveCapDoesNotGrowWithoutResponses(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	f := newFetcher(t, Options{Retry: NoRetry(), Adaptive: &limit.AIMDOptions{Min: 1, Initial: 2, Max: 8, Window: 1}})
+	f := newFetcher(t, Options{Retry: retry.NoRetry(), Adaptive: &limit.AIMDOptions{Min: 1, Initial: 2, Max: 8, Window: 1}})
 	for range 10 {
 		require.Error(t, f.Get(context.Background(), "http://"+addr+"/").Err)
 	}

@@ -82,7 +82,7 @@ func newSlowFast(t *testing.T) *slowFast {
 			s.bothAtCap = true
 		}
 	}
-	s.f = newFetcher(t, Options{Client: s.tr.client(), Concurrency: slowFastConcurrency, Retry: NoRetry(),
+	s.f = newFetcher(t, Options{Client: s.tr.client(), Concurrency: slowFastConcurrency, Retry: retry.NoRetry(),
 		HostLimits: map[string]int{"slow.test": 2, "fast.test": 8}})
 	for i := range 410 {
 		host := "fast.test"
@@ -163,7 +163,7 @@ func TestStreamLookaheadBoundedByBusyHost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const conc = 4
 		tr := newHostDelays(map[string]time.Duration{"one.test": 10 * time.Millisecond, "other.test": time.Millisecond})
-		f := newFetcher(t, Options{Client: tr.client(), Concurrency: conc, Retry: NoRetry(),
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: conc, Retry: retry.NoRetry(),
 			HostLimits: map[string]int{"one.test": 1}})
 		var want []string // one.test's paths in input order
 		produced, consumed, maxAhead := 0, 0, 0
@@ -201,7 +201,7 @@ func TestStreamLookaheadBoundedByBusyHost(t *testing.T) {
 func TestBatchFollowsAdaptiveCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newHostDelays(map[string]time.Duration{"a.test": 10 * time.Millisecond})
-		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 8, Retry: NoRetry(),
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 8, Retry: retry.NoRetry(),
 			Adaptive: &limit.AIMDOptions{Min: 1, Initial: 1, Max: 4, Window: 1}})
 		urls := make([]string, 40)
 		for i := range urls {
@@ -220,7 +220,7 @@ func TestBatchFollowsAdaptiveCap(t *testing.T) {
 func TestAllSlowHostLeavesOthersTheirCap_colly(t *testing.T) {
 	slowGate, fastGate := newGate(t), newGate(t)
 	slow, fast := newServer(t, slowGate.handler), newServer(t, fastGate.handler)
-	f := newFetcher(t, Options{Concurrency: 10, PerHost: 8, Retry: NoRetry(),
+	f := newFetcher(t, Options{Concurrency: 10, PerHost: 8, Retry: retry.NoRetry(),
 		HostLimits: map[string]int{addrOf(slow): 2}})
 	var urls []string
 	for i := range 60 {
@@ -258,7 +258,7 @@ func TestStreamSlowHostEarlyBreakLeavesNoGoroutine(t *testing.T) {
 		fast := newServer(t, g.handler)
 		defer fast.Close()
 		const conc = 9
-		f, err := New(Options{Concurrency: conc, PerHost: 8, Retry: NoRetry(),
+		f, err := New(Options{Concurrency: conc, PerHost: 8, Retry: retry.NoRetry(),
 			HostLimits: map[string]int{addrOf(stuck): 1}})
 		require.NoError(t, err)
 		defer f.CloseIdleConnections()
@@ -323,7 +323,7 @@ func TestAllCancelWithURLsWaitingForBusyHost(t *testing.T) {
 		tr := newHostDelays(map[string]time.Duration{"slow.test": time.Hour, "fast.test": time.Millisecond})
 		var mu sync.Mutex
 		seen := map[int]int{}
-		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 4, Retry: NoRetry(),
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 4, Retry: retry.NoRetry(),
 			HostLimits: map[string]int{"slow.test": 1},
 			OnResult:   func(r Result) { mu.Lock(); seen[r.Index]++; mu.Unlock() }})
 		var urls []string
@@ -367,7 +367,7 @@ func TestAllCancelWithURLsWaitingForBusyHost(t *testing.T) {
 func TestBatchInvalidURLsFailInPlace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newHostDelays(map[string]time.Duration{"a.test": time.Millisecond})
-		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 2, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: tr.client(), Concurrency: 2, Retry: retry.NoRetry()})
 		urls := []string{"http://a.test/0", "::bad", "ftp://a.test/2", "http:///3", "http://a.test/4"}
 		res := f.All(context.Background(), urls)
 		require.Len(t, res, 5)
@@ -403,7 +403,7 @@ func TestBatchUsesSlotFreedByRetryBackoff(t *testing.T) {
 			return fakeResponse(r, http.StatusOK, "ok"), nil
 		})
 		f := newFetcher(t, Options{Client: client, Concurrency: 4, PerHost: 1,
-			Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, MaxHint: time.Minute, Jitter: retry.JitterNone}})
+			Retry: &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, MaxHint: time.Minute, Jitter: retry.JitterNone}, MaxAttempts: 2}})
 		urls := []string{"http://a.test/0", "http://a.test/1", "http://a.test/2", "http://a.test/3"}
 		start := time.Now()
 		for _, r := range f.All(context.Background(), urls) {

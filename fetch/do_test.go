@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sluicego/sluice/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,7 +89,7 @@ func TestDoEndsWithTheCallersContext(t *testing.T) {
 			<-r.Context().Done()
 			return nil, r.Context().Err()
 		})
-		f := newFetcher(t, Options{Client: client, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: client, Retry: retry.NoRetry()})
 		rctx, rcancel := context.WithTimeout(context.Background(), time.Hour)
 		defer rcancel()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

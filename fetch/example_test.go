@@ -143,7 +143,7 @@ func ExampleFetcher_Stream() {
 func ExampleResult_Outcome() {
 	srv := newExampleServer()
 	defer srv.Close()
-	f, _ := fetch.New(fetch.Options{Retry: fetch.NoRetry()})
+	f, _ := fetch.New(fetch.Options{Retry: retry.NoRetry()})
 	defer f.CloseIdleConnections()
 
 	byOutcome := map[fetch.Outcome]int{}

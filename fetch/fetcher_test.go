@@ -269,7 +269,7 @@ func TestRetryAfterCappedAndAllDateForms_retryablehttp247(t *testing.T) {
 					second = time.Now()
 					return fakeResponse(r, http.StatusOK, "ok"), nil
 				})
-				p := &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, MaxHint: tc.maxHnt}
+				p := &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, MaxHint: tc.maxHnt}, MaxAttempts: 2}
 				f := newFetcher(t, Options{Client: client, Retry: p})
 				start := time.Now()
 				res := f.Get(context.Background(), "http://example.com/")
@@ -289,7 +289,7 @@ func TestBackoffWaitRespectsContext_heimdall703(t *testing.T) {
 		client := fakeClient(func(r *http.Request) (*http.Response, error) {
 			return fakeResponse(r, http.StatusServiceUnavailable, "", "Retry-After", "3600"), nil
 		})
-		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{MaxHint: 2 * time.Hour}})
+		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{Schedule: retry.Schedule{MaxHint: 2 * time.Hour}}})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
@@ -339,7 +339,7 @@ func TestTimeoutExcludesSlotWait_aiohttp2648(t *testing.T) {
 				return nil, r.Context().Err()
 			}
 		})
-		f := newFetcher(t, Options{Client: client, PerHost: 1, AttemptTimeout: 50 * time.Millisecond, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: client, PerHost: 1, AttemptTimeout: 50 * time.Millisecond, Retry: retry.NoRetry()})
 		urls := []string{"http://h/1", "http://h/2", "http://h/3", "http://h/4"}
 		start := time.Now()
 		for _, r := range f.All(context.Background(), urls) {
@@ -347,7 +347,7 @@ func TestTimeoutExcludesSlotWait_aiohttp2648(t *testing.T) {
 		}
 		assert.Equal(t, 120*time.Millisecond, time.Since(start), "served one at a time, none timed out in the queue")
 
-		slow := newFetcher(t, Options{Client: client, AttemptTimeout: 20 * time.Millisecond, Retry: NoRetry()})
+		slow := newFetcher(t, Options{Client: client, AttemptTimeout: 20 * time.Millisecond, Retry: retry.NoRetry()})
 		res := slow.Get(context.Background(), "http://h/slow")
 		require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 		assert.Equal(t, int64(1), slow.Stats().Timeouts)

@@ -18,7 +18,7 @@ import (
 
 // fastRetry retries quickly, for tests against real servers.
 func fastRetry(attempts int) *retry.Policy {
-	return &retry.Policy{MaxAttempts: attempts, Initial: time.Millisecond, Max: 2 * time.Millisecond, Jitter: retry.JitterNone}
+	return &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, Max: 2 * time.Millisecond, Jitter: retry.JitterNone}, MaxAttempts: attempts}
 }
 
 // newFetcher returns a Fetcher whose idle connections are closed when the

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicego/sluice/limit"
+	"github.com/sluicego/sluice/retry"
 )
 
 // concurrency counts the requests in flight across several servers.
@@ -39,7 +40,7 @@ func TestHostLimitsEachHostHoldsItsOwnCap(t *testing.T) {
 	g := newGate(t)
 	var all concurrency
 	a, b, c := newServer(t, all.wrap(g.handler)), newServer(t, all.wrap(g.handler)), newServer(t, all.wrap(g.handler))
-	f := newFetcher(t, Options{Concurrency: 16, PerHost: 3, Retry: NoRetry(),
+	f := newFetcher(t, Options{Concurrency: 16, PerHost: 3, Retry: retry.NoRetry(),
 		HostLimits: map[string]int{addrOf(a): 2, addrOf(b): 5}})
 
 	var urls []string
@@ -71,7 +72,7 @@ func TestHostLimitsAndGlobalCapHoldTogether(t *testing.T) {
 	g := newGate(t)
 	var all concurrency
 	a, b := newServer(t, all.wrap(g.handler)), newServer(t, all.wrap(g.handler))
-	f := newFetcher(t, Options{Concurrency: 6, Retry: NoRetry(),
+	f := newFetcher(t, Options{Concurrency: 6, Retry: retry.NoRetry(),
 		HostLimits: map[string]int{addrOf(a): 2, addrOf(b): 5}})
 
 	// Separate callers, not one All: the Fetcher's own caps are under test.

@@ -43,8 +43,7 @@ func TestRequestNeverSentIsNotRetried(t *testing.T) {
 			sent++
 			return fakeResponse(r, http.StatusOK, "ok"), nil
 		})
-		f := newFetcher(t, Options{Client: client, Robots: true, Retry: &retry.Policy{MaxAttempts: 3, Initial: 200 * time.Millisecond,
-			OnRetry: func(int, error, time.Duration) { retries++ }}})
+		f := newFetcher(t, Options{Client: client, Robots: true, Retry: &retry.Policy{Schedule: retry.Schedule{Initial: 200 * time.Millisecond}, MaxAttempts: 3, OnRetry: func(int, error, time.Duration) { retries++ }}})
 		start := time.Now()
 		for _, u := range badURLs {
 			r := f.Get(context.Background(), u)

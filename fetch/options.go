@@ -83,7 +83,7 @@ type Options struct {
 
 	// Retry is the retry policy for transient failures. Nil means
 	// [DefaultRetry]: 3 attempts in total, backoff from 200ms to 5s with full
-	// jitter, Retry-After waits capped at 30s. Use [NoRetry] to disable
+	// jitter, Retry-After waits capped at 30s. Use [retry.NoRetry] to disable
 	// retries. New copies the policy. Only requests that are safe to repeat
 	// are retried; see [Fetcher.Do]. The policy's Retryable and OnRetry see
 	// the attempt errors described on [Result.Err]; they are called from
@@ -161,16 +161,9 @@ type Options struct {
 // DefaultRetry returns the policy used when [Options.Retry] is nil.
 func DefaultRetry() *retry.Policy {
 	return &retry.Policy{
+		Schedule:    retry.Schedule{Initial: 200 * time.Millisecond, Max: 5 * time.Second, MaxHint: 30 * time.Second},
 		MaxAttempts: 3,
-		Initial:     200 * time.Millisecond,
-		Max:         5 * time.Second,
-		MaxHint:     30 * time.Second,
 	}
-}
-
-// NoRetry returns a policy that makes a single attempt, for [Options.Retry].
-func NoRetry() *retry.Policy {
-	return &retry.Policy{MaxAttempts: 1}
 }
 
 // config is Options with defaults applied and checked.
@@ -261,6 +254,9 @@ func (o Options) normalize() (config, error) {
 		c.perHostMax = a.Max
 	}
 	if o.Retry != nil {
+		if err := o.Retry.Validate(); err != nil {
+			return config{}, fmt.Errorf("%w: Retry: %w", ErrInvalidOptions, err)
+		}
 		c.policy = *o.Retry
 	} else {
 		c.policy = *DefaultRetry()

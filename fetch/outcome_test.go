@@ -93,13 +93,13 @@ func TestResultOutcomeEachCategoryMatchesStats(t *testing.T) {
 func TestOutcomeTellsAttemptTimeoutFromCallerDeadline(t *testing.T) {
 	stall := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 
-	f := newFetcher(t, Options{AttemptTimeout: 20 * time.Millisecond, Retry: NoRetry()})
+	f := newFetcher(t, Options{AttemptTimeout: 20 * time.Millisecond, Retry: retry.NoRetry()})
 	res := f.Get(context.Background(), stall.URL)
 	require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 	require.ErrorIs(t, res.Err, context.DeadlineExceeded, "the ambiguity Outcome resolves")
 	assertOutcome(t, f, res, OutcomeTimeout)
 
-	g := newFetcher(t, Options{AttemptTimeout: time.Minute, Retry: NoRetry()})
+	g := newFetcher(t, Options{AttemptTimeout: time.Minute, Retry: retry.NoRetry()})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	res = g.Get(ctx, stall.URL)
@@ -115,7 +115,7 @@ func TestOutcomeCancelDuringBackoffIsCanceledNotStatusError(t *testing.T) {
 		client := fakeClient(func(r *http.Request) (*http.Response, error) {
 			return fakeResponse(r, http.StatusServiceUnavailable, "", "Retry-After", "60"), nil
 		})
-		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{MaxAttempts: 3, MaxHint: time.Hour}})
+		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{Schedule: retry.Schedule{MaxHint: time.Hour}, MaxAttempts: 3}})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan Result)
 		go func() { done <- f.Get(ctx, "http://h/") }()
@@ -142,7 +142,7 @@ func TestOutcomeOfExhaustedRetriesIsTheLastAttempts(t *testing.T) {
 			}
 			return fakeResponse(r, http.StatusServiceUnavailable, ""), nil // ...the second gets a 503
 		})
-		f := newFetcher(t, Options{Client: client, AttemptTimeout: time.Second, Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond}})
+		f := newFetcher(t, Options{Client: client, AttemptTimeout: time.Second, Retry: &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 2}})
 		res := f.Get(context.Background(), "http://h/")
 		require.ErrorIs(t, res.Err, retry.ErrExhausted)
 		assertOutcome(t, f, res, OutcomeStatusError)
@@ -150,7 +150,7 @@ func TestOutcomeOfExhaustedRetriesIsTheLastAttempts(t *testing.T) {
 		g := newFetcher(t, Options{Client: fakeClient(func(r *http.Request) (*http.Response, error) {
 			<-r.Context().Done()
 			return nil, r.Context().Err()
-		}), AttemptTimeout: time.Second, Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond}})
+		}), AttemptTimeout: time.Second, Retry: &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 2}})
 		res = g.Get(context.Background(), "http://h/")
 		require.ErrorIs(t, res.Err, retry.ErrExhausted)
 		assertOutcome(t, g, res, OutcomeTimeout)

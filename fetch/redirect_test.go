@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sluicego/sluice/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +42,7 @@ func TestRedirectHopWaitsForTheTargetHostsSlot(t *testing.T) {
 			})
 			a := newServer(t, redirectTo(target.URL))
 			b := newServer(t, redirectTo(target.URL))
-			o := Options{Concurrency: 64, PerHost: 2, Retry: NoRetry()}
+			o := Options{Concurrency: 64, PerHost: 2, Retry: retry.NoRetry()}
 			if name == "caller's client" {
 				tr := &http.Transport{}
 				t.Cleanup(tr.CloseIdleConnections)
@@ -166,7 +167,7 @@ func TestRedirectHopRespectsTheTargetHostsCrawlDelay(t *testing.T) {
 				return fakeResponse(r, http.StatusOK, "page")
 			},
 		})
-		f := newFetcher(t, Options{Client: web.client(), Robots: true, Concurrency: 16, PerHost: 4, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: web.client(), Robots: true, Concurrency: 16, PerHost: 4, Retry: retry.NoRetry()})
 		urls := []string{"http://a.test/0", "http://b.test/1", "http://a.test/2", "http://b.test/3"}
 		for _, r := range f.All(context.Background(), urls) {
 			require.NoError(t, r.Err, r.URL)
@@ -190,7 +191,7 @@ func TestRedirectHopRespectsTheTargetHostsRate(t *testing.T) {
 				return fakeResponse(r, http.StatusOK, "page")
 			},
 		})
-		f := newFetcher(t, Options{Client: web.client(), MinDelay: time.Second, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: web.client(), MinDelay: time.Second, Retry: retry.NoRetry()})
 		for _, r := range f.All(context.Background(), []string{"http://a.test/0", "http://a.test/1"}) {
 			require.NoError(t, r.Err, r.URL)
 			assert.Equal(t, "http://c.test/final/p/"+r.URL[len("http://a.test/"):], r.FinalURL)
@@ -218,7 +219,7 @@ func TestRedirectHopsNeverHoldTwoHostsSlots(t *testing.T) {
 		web := newFakeWeb(map[string]func(r *http.Request) *http.Response{
 			"a.test": pingPong("b.test"), "b.test": pingPong("a.test"),
 		})
-		f := newFetcher(t, Options{Client: web.client(), Concurrency: 1, PerHost: 1, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: web.client(), Concurrency: 1, PerHost: 1, Retry: retry.NoRetry()})
 		var urls []string
 		for range 4 {
 			urls = append(urls, "http://a.test/0", "http://b.test/0")
@@ -285,7 +286,7 @@ func TestRedirect307KeepsMethodAndBodyOnlyWithGetBody(t *testing.T) {
 			_, _ = io.WriteString(w, "ok")
 		}
 	})
-	f := newFetcher(t, Options{Retry: NoRetry()})
+	f := newFetcher(t, Options{Retry: retry.NoRetry()})
 	post := func(path string, getBody bool) Result {
 		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader("payload"))
 		require.NoError(t, err)
@@ -338,7 +339,7 @@ func TestRedirectDropsCredentialsCrossHost(t *testing.T) {
 			{"127.0.0.1", "http://127.0.0.2/end", false},
 		} {
 			web := newFakeWeb(map[string]func(r *http.Request) *http.Response{tc.from: hop(tc.to)})
-			f := newFetcher(t, Options{Client: web.client(), Retry: NoRetry(), UserAgent: "tester/1"})
+			f := newFetcher(t, Options{Client: web.client(), Retry: retry.NoRetry(), UserAgent: "tester/1"})
 			req, err := http.NewRequest(http.MethodGet, "http://"+tc.from+"/start", nil)
 			require.NoError(t, err)
 			req.Header.Set("Authorization", "Bearer secret")
@@ -369,7 +370,7 @@ func TestRedirectRefererNotSentFromHTTPSToHTTP(t *testing.T) {
 			"a.test": func(r *http.Request) *http.Response { return redirectResp(r, http.StatusFound, "http://b.test/") },
 			"b.test": func(r *http.Request) *http.Response { return fakeResponse(r, http.StatusOK, "ok") },
 		})
-		f := newFetcher(t, Options{Client: web.client(), Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: web.client(), Retry: retry.NoRetry()})
 		require.NoError(t, f.Get(context.Background(), "https://user:pw@a.test/x").Err)
 		require.Len(t, web.requests, 2)
 		assert.Empty(t, web.requests[1].Header.Get("Referer"))
@@ -406,7 +407,7 @@ func TestRedirectHonoursCallersCheckRedirect(t *testing.T) {
 				return errTooFar
 			}
 		}
-		f := newFetcher(t, Options{Client: client, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: client, Retry: retry.NoRetry()})
 
 		stopAt = 10
 		require.NoError(t, f.Get(context.Background(), "http://a.test/0").Err)
@@ -551,7 +552,7 @@ func TestRedirectKeepsCallersHostForRelativeLocation(t *testing.T) {
 				return fakeResponse(r, http.StatusOK, "ok")
 			},
 		})
-		f := newFetcher(t, Options{Client: web.client(), Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: web.client(), Retry: retry.NoRetry()})
 		req, err := http.NewRequest(http.MethodGet, "http://a.test/start", nil)
 		require.NoError(t, err)
 		req.Host = "virtual.test"
@@ -586,7 +587,7 @@ func TestRedirectHopUsesCallersJar(t *testing.T) {
 		jar, err := cookiejar.New(nil)
 		require.NoError(t, err)
 		client.Jar = jar
-		f := newFetcher(t, Options{Client: client, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: client, Retry: retry.NoRetry()})
 		r := f.Get(context.Background(), "http://a.test/login")
 		require.NoError(t, r.Err)
 		assert.Equal(t, "home", string(r.Body))

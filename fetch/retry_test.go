@@ -77,7 +77,7 @@ func (t *retryOnce) inFlight() int {
 
 // hintRetry follows Retry-After exactly (no jitter), for two attempts.
 func hintRetry() *retry.Policy {
-	return &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, MaxHint: time.Minute, Jitter: retry.JitterNone}
+	return &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, MaxHint: time.Minute, Jitter: retry.JitterNone}, MaxAttempts: 2}
 }
 
 // The scenario: with Concurrency 64, 64 URLs of host A answered
@@ -398,7 +398,7 @@ func TestContextEndingWhileRetryWaitsForRateKeepsLastStatus(t *testing.T) {
 		})
 		// The backoff is 1ms, but the next token of the host comes in an hour.
 		f := newFetcher(t, Options{Client: client, MinDelay: time.Hour,
-			Retry: &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Jitter: retry.JitterNone}})
+			Retry: &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, Jitter: retry.JitterNone}, MaxAttempts: 3}})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan Result)
 		go func() { done <- f.Get(ctx, "http://h/") }()
@@ -423,7 +423,7 @@ func TestStatsRetriesCountsOnlyRetriesSent(t *testing.T) {
 		client := fakeClient(func(r *http.Request) (*http.Response, error) {
 			return fakeResponse(r, http.StatusServiceUnavailable, "", "Retry-After", "60"), nil
 		})
-		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{MaxAttempts: 3, MaxHint: time.Hour}})
+		f := newFetcher(t, Options{Client: client, Retry: &retry.Policy{Schedule: retry.Schedule{MaxHint: time.Hour}, MaxAttempts: 3}})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		res := f.Get(ctx, "http://h/")
@@ -447,7 +447,7 @@ func TestHugeRetryAfterCappedOnRealServer(t *testing.T) {
 			}
 			_, _ = io.WriteString(w, "ok")
 		})
-		f := newFetcher(t, Options{Retry: &retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, MaxHint: 20 * time.Millisecond}})
+		f := newFetcher(t, Options{Retry: &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, MaxHint: 20 * time.Millisecond}, MaxAttempts: 2}})
 		start := time.Now()
 		res := f.Get(context.Background(), srv.URL)
 		require.NoError(t, res.Err, header)

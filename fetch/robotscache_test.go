@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sluicego/sluice/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -131,7 +132,7 @@ func TestRobotsUnreachableDisallows(t *testing.T) {
 		client := fakeClient(func(r *http.Request) (*http.Response, error) {
 			return nil, io.ErrUnexpectedEOF
 		})
-		f := newFetcher(t, Options{Client: client, Robots: true, Retry: NoRetry()})
+		f := newFetcher(t, Options{Client: client, Robots: true, Retry: retry.NoRetry()})
 		res := f.Get(context.Background(), "http://h/page")
 		require.ErrorIs(t, res.Err, ErrRobotsUnavailable)
 		assert.NotErrorIs(t, res.Err, ErrDisallowed)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicego/sluice/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +42,7 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
-	f := newFetcher(t, Options{AttemptTimeout: 30 * time.Millisecond, Retry: NoRetry()})
+	f := newFetcher(t, Options{AttemptTimeout: 30 * time.Millisecond, Retry: retry.NoRetry()})
 	res := f.Get(context.Background(), srv.URL)
 	require.ErrorIs(t, res.Err, ErrAttemptTimeout)
 	assert.Equal(t, http.StatusOK, res.Status)

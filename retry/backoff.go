@@ -2,26 +2,26 @@ package retry
 
 import "time"
 
-// Backoff is the delay sequence of a Policy as a stateful value, for loops
-// that retry by themselves, such as a reconnecting client:
+// Backoff walks a [Schedule] as a stateful value, for loops that retry by
+// themselves, such as a reconnecting client:
 //
-//	b := retry.Backoff{Policy: p}
+//	b := retry.Backoff{Schedule: s}
 //	for {
 //		err := connectAndServe(ctx)
 //		...
 //		select {
-//		case <-time.After(b.Next()):
+//		case <-time.After(b.NextFor(err)):
 //		case <-ctx.Done():
 //			return ctx.Err()
 //		}
 //	}
 //
-// Backoff ignores MaxAttempts, MaxElapsed, Retryable, OnRetry and Budget:
-// counting and stopping are the loop's business. The zero value uses the zero
-// Policy's delays. A Backoff is not safe for concurrent use; give each loop its own.
+// Counting attempts and deciding when to stop are the loop's business. The
+// zero value walks the zero Schedule. A Backoff is not safe for concurrent
+// use; give each loop its own.
 type Backoff struct {
-	// Policy supplies Initial, Max, Multiplier and Jitter.
-	Policy Policy
+	// Schedule gives the delays.
+	Schedule Schedule
 
 	attempt int
 	prev    time.Duration
@@ -33,9 +33,16 @@ func (b *Backoff) Next() time.Duration {
 	if b.attempt < maxInt {
 		b.attempt++
 	}
-	d := b.Policy.delay(b.attempt, b.prev)
+	d := b.Schedule.delay(b.attempt, b.prev)
 	b.prev = d
 	return d
+}
+
+// NextFor is Next for a failure whose error may ask for a wait with [After]
+// (a server's Retry-After): it returns the longer of Next's delay and that
+// wait, capped at Schedule.MaxHint with up to 10% jitter, as [Do] would.
+func (b *Backoff) NextFor(err error) time.Duration {
+	return b.Schedule.withHint(b.Next(), err)
 }
 
 // Reset starts the sequence again, as after a success.

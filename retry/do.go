@@ -13,16 +13,19 @@ import (
 //
 // Do returns, after the attempt that caused it:
 //   - nil, when fn returned nil;
-//   - the error unchanged, when it was marked [Permanent] (without the mark) or
-//     Policy.Retryable rejected it;
+//   - the error unchanged, when it was marked [Permanent] or Policy.Retryable
+//     rejected it (the mark stays: see [Permanent]);
 //   - an [*Error] whose Reason is ErrExhausted, ErrMaxElapsed or ErrBudget when
 //     the policy ran out, or ctx.Err() when ctx ended (during fn or a wait);
 //     the *Error wraps the last attempt's error.
 //
-// If ctx has ended before the first attempt, Do returns ctx.Err() without
-// calling fn. fn receives ctx unchanged; Do starts no goroutine. A first
+// If p is invalid ([Policy.Validate]), Do returns that error, and if ctx has
+// ended before the first attempt, ctx.Err(); in both cases without calling fn. fn receives ctx unchanged; Do starts no goroutine. A first
 // attempt that succeeds allocates nothing.
 func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -95,13 +98,11 @@ func (p *Policy) retryAfterFailure(ctx context.Context, start time.Time, err err
 // Next returns the delay to wait before the next attempt and a nil error, after
 // calling OnRetry; or it returns the error Do would return now (see Do), and
 // then no attempt follows. It spends a Budget token for a retryable failure;
-// after a success, call Budget.Success yourself. Next does not wait.
+// after a success, call Budget.Success yourself. Next does not wait. Check p
+// once with [Policy.Validate]: fields it rejects act as their defaults here.
 func (p *Policy) Next(ctx context.Context, err error, attempt int, prev, elapsed time.Duration) (time.Duration, error) {
 	if cerr := ctx.Err(); cerr != nil {
 		return 0, &Error{Reason: cerr, Last: err, Attempts: attempt}
-	}
-	if pe, ok := err.(*permanentError); ok {
-		return 0, pe.err
 	}
 	if IsPermanent(err) || (p.Retryable != nil && !p.Retryable(err)) {
 		return 0, err
@@ -113,10 +114,7 @@ func (p *Policy) Next(ctx context.Context, err error, attempt int, prev, elapsed
 	if !budgetAllows {
 		return 0, &Error{Reason: ErrBudget, Last: err, Attempts: attempt}
 	}
-	delay := p.delay(attempt, prev)
-	if hint, ok := Hint(err); ok {
-		delay = p.hinted(delay, hint)
-	}
+	delay := p.withHint(p.delay(attempt, prev), err)
 	// delay > MaxElapsed-elapsed is elapsed+delay > MaxElapsed without the
 	// overflow of a delay near the largest Duration.
 	if p.MaxElapsed > 0 && delay > p.MaxElapsed-max(elapsed, 0) {

@@ -18,7 +18,7 @@ func TestMaxElapsedCountsTheFirstAttemptsRunTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		calls := 0
-		p := retry.Policy{MaxAttempts: -1, Initial: 2 * time.Second, Jitter: retry.JitterNone, MaxElapsed: 10 * time.Second}
+		p := retry.Policy{Schedule: retry.Schedule{Initial: 2 * time.Second, Jitter: retry.JitterNone}, MaxAttempts: -1, MaxElapsed: 10 * time.Second}
 		err := retry.Do(t.Context(), p, func(context.Context) error {
 			calls++
 			time.Sleep(9 * time.Second)
@@ -36,7 +36,7 @@ func TestMaxElapsedCountsTheFirstAttemptsRunTime(t *testing.T) {
 // jittered hint into a negative value and be silently replaced by the short
 // backoff delay.
 func TestHugeHintWithHugeMaxHintDoesNotOverflowToShortDelay(t *testing.T) {
-	p := retry.Policy{MaxHint: math.MaxInt64}
+	p := retry.Policy{Schedule: retry.Schedule{MaxHint: math.MaxInt64}}
 	for range 50 {
 		d, err := p.Next(t.Context(), retry.After(errTransient, math.MaxInt64), 1, 0, 0)
 		require.NoError(t, err)
@@ -47,12 +47,12 @@ func TestHugeHintWithHugeMaxHintDoesNotOverflowToShortDelay(t *testing.T) {
 // elapsed+delay must not overflow and let a practically endless wait pass
 // the MaxElapsed check.
 func TestHugeDelayPastMaxElapsedStopsInsteadOfOverflowing(t *testing.T) {
-	p := retry.Policy{MaxHint: math.MaxInt64, Jitter: retry.JitterNone, MaxElapsed: time.Hour}
+	p := retry.Policy{Schedule: retry.Schedule{MaxHint: math.MaxInt64, Jitter: retry.JitterNone}, MaxElapsed: time.Hour}
 	d, err := p.Next(t.Context(), retry.After(errTransient, math.MaxInt64), 1, 0, time.Second)
 	assert.Zero(t, d)
 	assert.ErrorIs(t, err, retry.ErrMaxElapsed)
 
-	p = retry.Policy{Max: math.MaxInt64, Initial: math.MaxInt64 / 2, Jitter: retry.JitterNone, MaxElapsed: time.Hour}
+	p = retry.Policy{Schedule: retry.Schedule{Max: math.MaxInt64, Initial: math.MaxInt64 / 2, Jitter: retry.JitterNone}, MaxElapsed: time.Hour}
 	d, err = p.Next(t.Context(), errTransient, 3, 0, time.Minute)
 	assert.Zero(t, d)
 	assert.ErrorIs(t, err, retry.ErrMaxElapsed)

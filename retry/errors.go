@@ -42,8 +42,14 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// Permanent marks err as not worth retrying: Do stops at once and returns err
-// itself (without the mark). Permanent(nil) returns nil.
+// Permanent marks err as not worth retrying. Permanent(nil) returns nil.
+//
+// One rule holds across this module: the mark counts wherever it is in the
+// error's chain (an error that wraps a marked error is permanent too, see
+// [IsPermanent]), and it is never removed. Do stops at once and returns the
+// marked error as fn returned it; so do fetch, workqueue and stream. The mark
+// is invisible otherwise: the marked error has err's message, and errors.Is
+// and errors.As see through it.
 func Permanent(err error) error {
 	if err == nil {
 		return nil

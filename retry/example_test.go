@@ -11,7 +11,7 @@ import (
 )
 
 func ExampleDo() {
-	p := retry.Policy{MaxAttempts: 4, Initial: time.Millisecond}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 4}
 	calls := 0
 	err := retry.Do(context.Background(), p, func(ctx context.Context) error {
 		calls++
@@ -25,7 +25,7 @@ func ExampleDo() {
 }
 
 func ExampleDo_exhausted() {
-	p := retry.Policy{MaxAttempts: 3, Initial: time.Millisecond}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 3}
 	err := retry.Do(context.Background(), p, func(ctx context.Context) error {
 		return errors.New("503 service unavailable")
 	})
@@ -57,7 +57,7 @@ func ExamplePermanent() {
 
 func ExampleAfter() {
 	// A server said "Retry-After: 3600". MaxHint caps the wait at 10ms here.
-	p := retry.Policy{MaxAttempts: 2, MaxHint: 10 * time.Millisecond}
+	p := retry.Policy{Schedule: retry.Schedule{MaxHint: 10 * time.Millisecond}, MaxAttempts: 2}
 	start := time.Now()
 	calls := 0
 	_ = retry.Do(context.Background(), p, func(ctx context.Context) error {
@@ -72,7 +72,7 @@ func ExampleAfter() {
 }
 
 func ExampleBackoff() {
-	b := retry.Backoff{Policy: retry.Policy{Initial: time.Second, Max: 8 * time.Second, Jitter: retry.JitterNone}}
+	b := retry.Backoff{Schedule: retry.Schedule{Initial: time.Second, Max: 8 * time.Second, Jitter: retry.JitterNone}}
 	for range 5 {
 		fmt.Print(b.Next(), " ")
 	}
@@ -84,7 +84,7 @@ func ExampleBackoff() {
 func ExampleBudget() {
 	// One budget for every caller of the same backend.
 	budget := retry.NewBudget(10, 0.1)
-	p := retry.Policy{MaxAttempts: 5, Initial: time.Millisecond, Budget: budget}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 5, Budget: budget}
 	var stopped int
 	for range 20 { // an outage: every call fails
 		err := retry.Do(context.Background(), p, func(ctx context.Context) error { return errors.New("down") })
@@ -112,7 +112,7 @@ func ExampleParseRetryAfter() {
 func ExamplePolicy_Next() {
 	// A loop that schedules attempts itself (here: a fake clock) asks the
 	// policy what follows each failure.
-	p := retry.Policy{MaxAttempts: 3, Initial: time.Second, Jitter: retry.JitterNone}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Jitter: retry.JitterNone}, MaxAttempts: 3}
 	var delay, elapsed time.Duration
 	for attempt := 1; ; attempt++ {
 		err := errors.New("unavailable") // the attempt failed

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var errTransient = errors.New("transient")
 
 func TestZeroPolicyUsesDocumentedDefaults(t *testing.T) {
-	p := retry.Policy{Jitter: retry.JitterNone}
+	p := retry.Policy{Schedule: retry.Schedule{Jitter: retry.JitterNone}}
 	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond}
 	for i, w := range want {
 		assert.Equal(t, w, p.Delay(i+1), "attempt %d", i+1)
@@ -49,12 +49,12 @@ func TestDelayNeverPanicsOverflowsOrGoesNegative_retrygoV4_sethvargo(t *testing.
 		for _, maxD := range durations {
 			for _, m := range mults {
 				for _, j := range jitters {
-					p := retry.Policy{Initial: initial, Max: maxD, Multiplier: m, Jitter: j}
+					p := retry.Policy{Schedule: retry.Schedule{Initial: initial, Max: maxD, Multiplier: m, Jitter: j}}
 					capD := maxD
 					if capD <= 0 {
 						capD = retry.DefaultMax
 					}
-					b := retry.Backoff{Policy: p}
+					b := retry.Backoff{Schedule: p.Schedule}
 					for _, a := range attempts {
 						d := p.Delay(a)
 						require.GreaterOrEqual(t, d, time.Duration(0), "%+v attempt %d", p, a)
@@ -74,7 +74,7 @@ func FuzzPolicyDelay(f *testing.F) {
 	f.Add(int64(0), int64(0), 0.0, uint8(3), math.MaxInt, int64(math.MaxInt64))
 	f.Add(int64(math.MaxInt64), int64(1), math.Inf(1), uint8(2), 64, int64(-5))
 	f.Fuzz(func(t *testing.T, initial, maxD int64, mult float64, jitter uint8, attempt int, hint int64) {
-		p := retry.Policy{Initial: time.Duration(initial), Max: time.Duration(maxD), Multiplier: mult, Jitter: retry.Jitter(jitter % 5)}
+		p := retry.Policy{Schedule: retry.Schedule{Initial: time.Duration(initial), Max: time.Duration(maxD), Multiplier: mult, Jitter: retry.Jitter(jitter % 5)}}
 		capD := time.Duration(maxD)
 		if capD <= 0 {
 			capD = retry.DefaultMax
@@ -86,7 +86,7 @@ func FuzzPolicyDelay(f *testing.F) {
 		if base := p.Base(attempt); base < 0 || base > capD || d > base && p.Jitter != retry.JitterDecorrelated {
 			t.Fatalf("Base(%d) = %v, Delay = %v, cap %v", attempt, base, d, capD)
 		}
-		b := retry.Backoff{Policy: p}
+		b := retry.Backoff{Schedule: p.Schedule}
 		for range 70 {
 			if d := b.Next(); d < 0 || d > capD {
 				t.Fatalf("Backoff.Next = %v outside [0, %v]", d, capD)
@@ -96,7 +96,7 @@ func FuzzPolicyDelay(f *testing.F) {
 }
 
 func TestFullJitterSpreadsDelaysUniformly(t *testing.T) {
-	p := retry.Policy{Initial: time.Second, Max: time.Second}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Max: time.Second}}
 	const n = 100_000
 	var buckets [10]int
 	var sum float64
@@ -117,8 +117,8 @@ func TestFullJitterSpreadsDelaysUniformly(t *testing.T) {
 // retried in lockstep. Here the cap applies before jitter.
 func TestDelaysAtTheCapStayJittered_AWSLegacy(t *testing.T) {
 	for _, j := range []retry.Jitter{retry.JitterFull, retry.JitterEqual, retry.JitterDecorrelated} {
-		p := retry.Policy{Initial: time.Second, Max: 4 * time.Second, Jitter: j}
-		b := retry.Backoff{Policy: p}
+		p := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Max: 4 * time.Second, Jitter: j}}
+		b := retry.Backoff{Schedule: p.Schedule}
 		seen := map[time.Duration]bool{}
 		for range 200 {
 			seen[b.Next()] = true
@@ -128,7 +128,7 @@ func TestDelaysAtTheCapStayJittered_AWSLegacy(t *testing.T) {
 }
 
 func TestEqualAndDecorrelatedJitterRanges(t *testing.T) {
-	eq := retry.Policy{Initial: time.Second, Max: time.Minute, Jitter: retry.JitterEqual}
+	eq := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Max: time.Minute, Jitter: retry.JitterEqual}}
 	for a := 1; a < 10; a++ {
 		base := eq.Base(a)
 		for range 1000 {
@@ -137,7 +137,7 @@ func TestEqualAndDecorrelatedJitterRanges(t *testing.T) {
 			require.LessOrEqual(t, d, base)
 		}
 	}
-	dec := retry.Backoff{Policy: retry.Policy{Initial: time.Second, Max: time.Minute, Jitter: retry.JitterDecorrelated}}
+	dec := retry.Backoff{Schedule: retry.Schedule{Initial: time.Second, Max: time.Minute, Jitter: retry.JitterDecorrelated}}
 	prev := time.Duration(0)
 	for range 10_000 {
 		d := dec.Next()
@@ -152,7 +152,7 @@ func TestEqualAndDecorrelatedJitterRanges(t *testing.T) {
 }
 
 func TestBackoffNextAndReset(t *testing.T) {
-	b := retry.Backoff{Policy: retry.Policy{Initial: time.Second, Max: 5 * time.Second, Jitter: retry.JitterNone}}
+	b := retry.Backoff{Schedule: retry.Schedule{Initial: time.Second, Max: 5 * time.Second, Jitter: retry.JitterNone}}
 	got := []time.Duration{b.Next(), b.Next(), b.Next(), b.Next()}
 	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second}, got)
 	assert.Equal(t, 4, b.Attempt())
@@ -165,7 +165,7 @@ func TestDoSucceedsAfterTransientFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		calls := 0
-		err := retry.Do(t.Context(), retry.Policy{Initial: time.Second, Jitter: retry.JitterNone}, func(context.Context) error {
+		err := retry.Do(t.Context(), retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Jitter: retry.JitterNone}}, func(context.Context) error {
 			calls++
 			if calls < 3 {
 				return errTransient
@@ -205,12 +205,11 @@ func TestOnRetryNotCalledAfterLastAttempt_retrygo31(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var attempts []int
 		var delays []time.Duration
-		p := retry.Policy{MaxAttempts: 3, Initial: time.Second, Jitter: retry.JitterNone,
-			OnRetry: func(attempt int, err error, delay time.Duration) {
-				assert.ErrorIs(t, err, errTransient)
-				attempts = append(attempts, attempt)
-				delays = append(delays, delay)
-			}}
+		p := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Jitter: retry.JitterNone}, MaxAttempts: 3, OnRetry: func(attempt int, err error, delay time.Duration) {
+			assert.ErrorIs(t, err, errTransient)
+			attempts = append(attempts, attempt)
+			delays = append(delays, delay)
+		}}
 		calls := 0
 		err := retry.Do(t.Context(), p, func(context.Context) error { calls++; return errTransient })
 		assert.Equal(t, 3, calls)
@@ -231,7 +230,7 @@ func TestLastErrorKeptWhenContextEndsDuringWait_backoffV5(t *testing.T) {
 		start := time.Now()
 		lastErr := errors.New("attempt 2 failed")
 		calls := 0
-		err := retry.Do(ctx, retry.Policy{MaxAttempts: -1, Initial: time.Second, Jitter: retry.JitterNone}, func(context.Context) error {
+		err := retry.Do(ctx, retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Jitter: retry.JitterNone}, MaxAttempts: -1}, func(context.Context) error {
 			calls++
 			if calls == 2 {
 				return lastErr
@@ -278,12 +277,18 @@ func TestCallerContextErrorIsNeverRetried(t *testing.T) {
 	})
 }
 
-func TestPermanentStopsAtOnceAndIsUnwrapped(t *testing.T) {
+// The rule for the Permanent mark, the same in every package: it counts
+// wherever it is in the chain and it is never removed.
+func TestPermanentStopsAtOnceAndKeepsItsMark(t *testing.T) {
 	inner := errors.New("401 unauthorized")
 	calls := 0
-	err := retry.Do(t.Context(), retry.Policy{}, func(context.Context) error { calls++; return retry.Permanent(inner) })
+	marked := retry.Permanent(inner)
+	err := retry.Do(t.Context(), retry.Policy{}, func(context.Context) error { calls++; return marked })
 	assert.Equal(t, 1, calls)
-	assert.Same(t, inner, err)
+	assert.Same(t, marked, err, "returned as fn returned it")
+	assert.True(t, retry.IsPermanent(err), "the mark stays")
+	assert.ErrorIs(t, err, inner)
+	assert.Equal(t, inner.Error(), err.Error(), "the mark adds nothing to the message")
 	assert.Nil(t, retry.Permanent(nil))
 
 	wrapped := fmt.Errorf("dial: %w", retry.Permanent(inner))
@@ -316,7 +321,7 @@ func TestMaxElapsedCountsAttemptTimeAndIsCheckedBeforeSleeping_backoff188(t *tes
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		calls := 0
-		p := retry.Policy{MaxAttempts: -1, Initial: time.Second, Jitter: retry.JitterNone, MaxElapsed: 10 * time.Second}
+		p := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Jitter: retry.JitterNone}, MaxAttempts: -1, MaxElapsed: 10 * time.Second}
 		err := retry.Do(t.Context(), p, func(context.Context) error {
 			calls++
 			time.Sleep(2 * time.Second) // the attempt itself takes time
@@ -353,7 +358,7 @@ func TestAfterHintHonouredButCapped_retryablehttp247(t *testing.T) {
 		var waits []time.Duration
 		last := time.Now()
 		calls := 0
-		p := retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, MaxHint: 5 * time.Second}
+		p := retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, MaxHint: 5 * time.Second}, MaxAttempts: 3}
 		err := retry.Do(t.Context(), p, func(context.Context) error {
 			now := time.Now()
 			if calls > 0 {
@@ -487,7 +492,7 @@ func BenchmarkDoValueFirstTrySuccess(b *testing.B) {
 
 func BenchmarkDoThreeAttemptsZeroDelay(b *testing.B) {
 	ctx := context.Background()
-	p := retry.Policy{Initial: time.Nanosecond, Max: time.Nanosecond, Jitter: retry.JitterFull}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Nanosecond, Max: time.Nanosecond, Jitter: retry.JitterFull}}
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
@@ -515,8 +520,7 @@ func BenchmarkPolicyDelay(b *testing.B) {
 // decisions from Next as Do makes.
 func TestNextDecidesLikeDo(t *testing.T) {
 	var onRetry []int
-	p := retry.Policy{MaxAttempts: 3, Initial: time.Second, Jitter: retry.JitterNone,
-		OnRetry: func(attempt int, _ error, _ time.Duration) { onRetry = append(onRetry, attempt) }}
+	p := retry.Policy{Schedule: retry.Schedule{Initial: time.Second, Jitter: retry.JitterNone}, MaxAttempts: 3, OnRetry: func(attempt int, _ error, _ time.Duration) { onRetry = append(onRetry, attempt) }}
 	ctx := t.Context()
 	d, err := p.Next(ctx, errTransient, 1, 0, 0)
 	require.NoError(t, err)
@@ -528,8 +532,9 @@ func TestNextDecidesLikeDo(t *testing.T) {
 	assert.ErrorIs(t, err, retry.ErrExhausted)
 	assert.Equal(t, []int{1, 2}, onRetry)
 
-	_, err = p.Next(ctx, retry.Permanent(errTransient), 1, 0, 0)
-	assert.Same(t, errTransient, err)
+	marked := retry.Permanent(errTransient)
+	_, err = p.Next(ctx, marked, 1, 0, 0)
+	assert.Same(t, marked, err)
 
 	p.MaxElapsed = 1500 * time.Millisecond
 	_, err = p.Next(ctx, errTransient, 1, 0, time.Second)

@@ -256,10 +256,10 @@ func TestDisconnectReasonMatchesContextErrorOnlyWhenCallerContextEnded(t *testin
 				tc.setup(s)
 				var ev events
 				o := tc.opts
-				o.OnState, o.Backoff, o.MaxAttempts = ev.add, noJitter, 3
+				o.OnState, o.Backoff, o.MaxFailures = ev.add, noJitter, 3
 				c := newClient(t, s, o)
 				err := c.Run(t.Context(), (&collect{}).handle)
-				require.ErrorIs(t, err, stream.ErrMaxAttempts)
+				require.ErrorIs(t, err, stream.ErrMaxFailures)
 				n := 0
 				for _, e := range append(ev.all(), stream.StateEvent{Err: err}, stream.StateEvent{Err: c.Stats().LastError}) {
 					if e.Err == nil {
@@ -280,7 +280,7 @@ func TestDisconnectReasonMatchesContextErrorOnlyWhenCallerContextEnded(t *testin
 				defer cancel()
 				err = c.Run(ctx, (&collect{}).handle)
 				require.ErrorIs(t, err, context.DeadlineExceeded)
-				assert.NotErrorIs(t, err, stream.ErrMaxAttempts)
+				assert.NotErrorIs(t, err, stream.ErrMaxFailures)
 			})
 		})
 	}
@@ -298,10 +298,10 @@ func TestPingTimeoutThatClosesTheConnectionIsReportedAsPingTimeout(t *testing.T)
 		var ev events
 		c := newClient(t, s, stream.Options[string]{
 			Heartbeat: time.Second, PingTimeout: 500 * time.Millisecond, OnState: ev.add,
-			Backoff: noJitter, MaxAttempts: 3,
+			Backoff: noJitter, MaxFailures: 3,
 		})
 		err := c.Run(t.Context(), (&collect{}).handle)
-		require.ErrorIs(t, err, stream.ErrMaxAttempts)
+		require.ErrorIs(t, err, stream.ErrMaxFailures)
 		n := 0
 		for _, e := range ev.all() {
 			if e.State == stream.StateDisconnected {

@@ -15,18 +15,18 @@ import (
 	"github.com/sluicego/sluice/stream"
 )
 
-var noJitter = retry.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: retry.JitterNone}
+var noJitter = retry.Schedule{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: retry.JitterNone}
 
 func TestNewRejectsInvalidOptions(t *testing.T) {
 	s := newFakeServer()
 	for name, o := range map[string]stream.Options[string]{
 		"StableAfter":  {StableAfter: -1},
-		"MaxAttempts":  {MaxAttempts: -1},
+		"MaxFailures":  {MaxFailures: -1},
 		"IdleTimeout":  {IdleTimeout: -time.Second},
 		"PingTimeout":  {PingTimeout: -time.Second},
-		"Initial":      {Backoff: retry.Policy{Initial: -1}},
-		"InitialAbove": {Backoff: retry.Policy{Initial: time.Minute, Max: time.Second}},
-		"Jitter":       {Backoff: retry.Policy{Jitter: 42}},
+		"Initial":      {Backoff: retry.Schedule{Initial: -2}},
+		"InitialAbove": {Backoff: retry.Schedule{Initial: time.Minute, Max: time.Second}},
+		"Jitter":       {Backoff: retry.Schedule{Jitter: 42}},
 	} {
 		_, err := stream.New[string](s, o)
 		assert.ErrorIs(t, err, stream.ErrInvalidOptions, name)
@@ -94,13 +94,13 @@ func TestMessagesReadBeforeADropAreDelivered(t *testing.T) {
 func TestBackoffNotResetOnOpen_AcceptThenDropNoStorm_goSSE(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		policy   retry.Policy
+		policy   retry.Schedule
 		maxDials int32
 	}{
 		// 0, .1, .3, .7, 1.5, 3.1, 6.3, 12.7, 22.7, 32.7, 42.7, 52.7s: 12 dials.
 		{"no jitter", noJitter, 12},
 		// Full jitter averages ~18 dials a minute; a storm would be thousands.
-		{"full jitter", retry.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second}, 40},
+		{"full jitter", retry.Schedule{Initial: 100 * time.Millisecond, Max: 10 * time.Second}, 40},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -158,29 +158,29 @@ func TestBackoffResetsAfterStableAfter(t *testing.T) {
 	})
 }
 
-func TestMaxAttemptsEndsRunWithLastError(t *testing.T) {
+func TestMaxFailuresEndsRunWithLastError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newFakeServer()
 		refused := errors.New("connection refused")
 		s.dialErr = func(int) error { return refused }
-		c := newClient(t, s, stream.Options[string]{Backoff: noJitter, MaxAttempts: 4})
+		c := newClient(t, s, stream.Options[string]{Backoff: noJitter, MaxFailures: 4})
 		err := c.Run(t.Context(), (&collect{}).handle)
-		assert.ErrorIs(t, err, stream.ErrMaxAttempts)
+		assert.ErrorIs(t, err, stream.ErrMaxFailures)
 		assert.ErrorIs(t, err, refused)
 		assert.Equal(t, int32(4), s.dials.Load())
 		assert.ErrorIs(t, c.Stats().LastError, refused)
 	})
 }
 
-// Connections that drop before StableAfter count towards MaxAttempts, so a
+// Connections that drop before StableAfter count towards MaxFailures, so a
 // server that always accepts and drops cannot keep Run alive forever.
-func TestMaxAttemptsCountsUnstableConnections(t *testing.T) {
+func TestMaxFailuresCountsUnstableConnections(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newFakeServer()
 		s.onAccept = func(c *fakeConn) { c.Drop(errors.New("drop")) }
-		c := newClient(t, s, stream.Options[string]{Backoff: noJitter, MaxAttempts: 3})
+		c := newClient(t, s, stream.Options[string]{Backoff: noJitter, MaxFailures: 3})
 		err := c.Run(t.Context(), (&collect{}).handle)
-		assert.ErrorIs(t, err, stream.ErrMaxAttempts)
+		assert.ErrorIs(t, err, stream.ErrMaxFailures)
 		assert.Equal(t, int32(3), s.dials.Load())
 	})
 }
@@ -189,7 +189,7 @@ func TestNeverGivesUpSilently_r3labsMaxElapsed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newFakeServer()
 		s.dialErr = func(int) error { return errors.New("down") }
-		c := newClient(t, s, stream.Options[string]{Backoff: noJitter}) // MaxAttempts 0: forever
+		c := newClient(t, s, stream.Options[string]{Backoff: noJitter}) // MaxFailures 0: forever
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Hour)
 		defer cancel()
 		r := startRun(ctx, c, (&collect{}).handle)
@@ -209,7 +209,7 @@ func TestOnConnectFailureCountsAsFailedAttempt(t *testing.T) {
 		calls := 0
 		var ev events
 		c := newClient(t, s, stream.Options[string]{
-			Backoff: noJitter, MaxAttempts: 3, OnState: ev.add,
+			Backoff: noJitter, MaxFailures: 3, OnState: ev.add,
 			OnConnect: func(ctx context.Context, snd stream.Sender[string]) error {
 				calls++
 				if err := snd.Send(ctx, "subscribe"); err != nil {
@@ -242,16 +242,16 @@ func TestOnConnectFailureCountsAsFailedAttempt(t *testing.T) {
 	})
 }
 
-func TestOnConnectFailureExhaustsMaxAttempts(t *testing.T) {
+func TestOnConnectFailureExhaustsMaxFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newFakeServer()
 		subErr := errors.New("subscribe rejected")
 		c := newClient(t, s, stream.Options[string]{
-			Backoff: noJitter, MaxAttempts: 2,
+			Backoff: noJitter, MaxFailures: 2,
 			OnConnect: func(context.Context, stream.Sender[string]) error { return subErr },
 		})
 		err := c.Run(t.Context(), (&collect{}).handle)
-		assert.ErrorIs(t, err, stream.ErrMaxAttempts)
+		assert.ErrorIs(t, err, stream.ErrMaxFailures)
 		assert.ErrorIs(t, err, subErr)
 		assert.Equal(t, int32(0), s.open.Load(), "every connection closed")
 	})
@@ -397,10 +397,10 @@ func TestConnectTimeoutBoundsAHungDial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newFakeServer()
 		s.block = true
-		c := newClient(t, s, stream.Options[string]{ConnectTimeout: time.Second, MaxAttempts: 1})
+		c := newClient(t, s, stream.Options[string]{ConnectTimeout: time.Second, MaxFailures: 1})
 		err := c.Run(t.Context(), (&collect{}).handle)
 		assert.ErrorIs(t, err, stream.ErrConnectTimeout)
-		assert.ErrorIs(t, err, stream.ErrMaxAttempts)
+		assert.ErrorIs(t, err, stream.ErrMaxFailures)
 	})
 }
 
@@ -408,7 +408,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newFakeServer()
 		s.dialErr = func(int) error { return errors.New("down") }
-		c := newClient(t, s, stream.Options[string]{Backoff: retry.Policy{Initial: time.Hour, Max: time.Hour, Jitter: retry.JitterNone}})
+		c := newClient(t, s, stream.Options[string]{Backoff: retry.Schedule{Initial: time.Hour, Max: time.Hour, Jitter: retry.JitterNone}})
 		r := startRun(t.Context(), c, (&collect{}).handle)
 		synctest.Wait()
 		start := time.Now()

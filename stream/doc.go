@@ -10,7 +10,7 @@
 //     connection stayed up for [Options.StableAfter], so a server that accepts
 //     and drops at once sees the delays grow rather than a reconnect storm.
 //     A [retry.After] hint on a Read or Dial error is honoured as a minimum
-//     delay; a [retry.Permanent] dial error ends Run. [Options.MaxAttempts] bounds
+//     delay; a [retry.Permanent] dial error ends Run. [Options.MaxFailures] bounds
 //     consecutive failures.
 //   - Exactly one connection at a time, read on Run's goroutine: Run reads
 //     a message, calls the handler with it, and reads the next one once the

@@ -13,9 +13,9 @@ var (
 	// [Options.SendBuffer] messages are already queued.
 	ErrSendBufferFull = errors.New("stream: send buffer full")
 
-	// ErrMaxAttempts is returned by Run, wrapped together with the last
-	// attempt's error, after [Options.MaxAttempts] consecutive failed attempts.
-	ErrMaxAttempts = errors.New("stream: max connection attempts reached")
+	// ErrMaxFailures is returned by Run, wrapped together with the last
+	// attempt's error, after [Options.MaxFailures] consecutive failed attempts.
+	ErrMaxFailures = errors.New("stream: max connection attempts reached")
 
 	// ErrPingTimeout is the reason a connection was closed when a ping went
 	// unanswered until its deadline, [Options.PingTimeout] after it was sent.

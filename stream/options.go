@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/sluicego/sluice/retry"
@@ -22,24 +21,26 @@ const (
 // the default documented on it. Negative durations are rejected by [New] unless
 // a field says otherwise.
 type Options[M any] struct {
-	// Backoff gives the delays between connection attempts (Initial, Max,
-	// Multiplier, Jitter, MaxHint); its MaxAttempts, MaxElapsed, Retryable,
-	// OnRetry and Budget fields are ignored. The zero Policy starts at 100ms and
-	// doubles up to 10s with full jitter. The first attempt is never delayed.
-	Backoff retry.Policy
+	// Backoff gives the delays between connection attempts; a dial error
+	// carrying a [retry.After] hint waits at least that long (capped at
+	// Backoff.MaxHint). The zero Schedule starts at 100ms and doubles up to
+	// 10s with full jitter. The first attempt is never delayed.
+	Backoff retry.Schedule
 
 	// StableAfter is how long a connection must stay up before it counts as a
-	// success: only then is the backoff reset and the MaxAttempts count cleared.
+	// success: only then is the backoff reset and the MaxFailures count cleared.
 	// A server that accepts and then drops at once therefore sees the delays
 	// grow instead of a reconnect storm. Zero means [DefaultStableAfter] (10s).
 	StableAfter time.Duration
 
-	// MaxAttempts is how many consecutive connection attempts may fail before
-	// Run gives up with [ErrMaxAttempts]. An attempt fails when Dial, OnConnect
+	// MaxFailures is how many consecutive connection attempts may fail before
+	// Run gives up with [ErrMaxFailures]. An attempt fails when Dial, OnConnect
 	// or the flush of the send buffer fails or ConnectTimeout passes, or when
 	// the connection ends before StableAfter.
-	// Zero means no limit.
-	MaxAttempts int
+	// Zero means no limit: a reconnecting client keeps trying until its
+	// context ends. (It counts failures, not attempts, and so is not named
+	// like retry.Policy.MaxAttempts, whose zero means 5.)
+	MaxFailures int
 
 	// ConnectTimeout bounds one connection attempt: Dial, OnConnect and the
 	// flush of the send buffer. Zero means [DefaultConnectTimeout] (30s).
@@ -123,25 +124,16 @@ func (o Options[M]) config() (config[M], error) {
 		neg("PingTimeout", o.PingTimeout),
 		neg("IdleTimeout", o.IdleTimeout),
 		neg("SendMaxAge", o.SendMaxAge),
-		neg("Backoff.Initial", b.Initial),
-		neg("Backoff.Max", b.Max),
-		neg("Backoff.MaxHint", b.MaxHint),
 	} {
 		if e != nil {
 			return c, e
 		}
 	}
-	if o.MaxAttempts < 0 {
-		return c, fmt.Errorf("%w: MaxAttempts is negative (%d)", ErrInvalidOptions, o.MaxAttempts)
+	if o.MaxFailures < 0 {
+		return c, fmt.Errorf("%w: MaxFailures is negative (%d)", ErrInvalidOptions, o.MaxFailures)
 	}
-	if b.Multiplier < 0 || math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) {
-		return c, fmt.Errorf("%w: Backoff.Multiplier is %v", ErrInvalidOptions, b.Multiplier)
-	}
-	if b.Jitter < retry.JitterFull || b.Jitter > retry.JitterNone {
-		return c, fmt.Errorf("%w: unknown Backoff.Jitter %d", ErrInvalidOptions, b.Jitter)
-	}
-	if b.Initial > 0 && b.Max > 0 && b.Initial > b.Max {
-		return c, fmt.Errorf("%w: Backoff.Initial %v exceeds Backoff.Max %v", ErrInvalidOptions, b.Initial, b.Max)
+	if err := b.Validate(); err != nil {
+		return c, fmt.Errorf("%w: Backoff: %w", ErrInvalidOptions, err)
 	}
 	if c.StableAfter == 0 {
 		c.StableAfter = DefaultStableAfter

@@ -54,8 +54,8 @@ import (
 //   - handler's error, unchanged, when handler returns one;
 //   - the error, unchanged, of a Dial or OnConnect marked with
 //     retry.Permanent (still marked: [retry.IsPermanent] reports true);
-//   - an error matching [ErrMaxAttempts] and the last attempt's error, after
-//     [Options.MaxAttempts] consecutive failed attempts;
+//   - an error matching [ErrMaxFailures] and the last attempt's error, after
+//     [Options.MaxFailures] consecutive failed attempts;
 //   - [ErrRunCalled], at once, if Run was called before: a [Client] runs once.
 //
 // When Run returns, messages still in the send buffer are dropped (counted
@@ -88,7 +88,7 @@ func (c *Client[M]) finish() {
 }
 
 func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) error) error {
-	b := retry.Backoff{Policy: c.cfg.Backoff}
+	b := retry.Backoff{Schedule: c.cfg.Backoff}
 	failures := 0 // consecutive failed attempts
 	for {
 		if err := ctx.Err(); err != nil {
@@ -124,18 +124,11 @@ func (c *Client[M]) run(ctx context.Context, handler func(context.Context, M) er
 			c.disconnected(err, failures, 0)
 			return err
 		}
-		if m := c.cfg.MaxAttempts; m > 0 && failures >= m {
+		if m := c.cfg.MaxFailures; m > 0 && failures >= m {
 			c.disconnected(err, failures, 0)
-			return fmt.Errorf("%w (%d in a row): %w", ErrMaxAttempts, failures, err)
+			return fmt.Errorf("%w (%d in a row): %w", ErrMaxFailures, failures, err)
 		}
-		delay := b.Next()
-		if hint, ok := retry.Hint(err); ok {
-			maxHint := c.cfg.Backoff.MaxHint
-			if maxHint == 0 {
-				maxHint = retry.DefaultMaxHint
-			}
-			delay = max(delay, min(hint, maxHint))
-		}
+		delay := b.NextFor(err)
 		c.disconnected(err, failures, delay)
 		if err := clock.Sleep(ctx, delay); err != nil {
 			return err

@@ -91,7 +91,7 @@ func TestStaleSendBufferNotFlushed_choria164(t *testing.T) {
 		}
 		c := newClient(t, s, stream.Options[string]{
 			SendBuffer: 2, SendMaxAge: 5 * time.Second,
-			Backoff: retry.Policy{Initial: 10 * time.Second, Max: 10 * time.Second, Jitter: retry.JitterNone},
+			Backoff: retry.Schedule{Initial: 10 * time.Second, Max: 10 * time.Second, Jitter: retry.JitterNone},
 		})
 		ctx := t.Context()
 		r := startRun(ctx, c, (&collect{}).handle)
@@ -164,7 +164,7 @@ func TestConcurrentSendsNeverOverlapOrPanic_gorilla390(t *testing.T) {
 		}()
 	}
 	c := newClient(t, s, stream.Options[string]{
-		Backoff: retry.Policy{Initial: 50 * time.Microsecond, Max: time.Millisecond}, SendBuffer: 16,
+		Backoff: retry.Schedule{Initial: 50 * time.Microsecond, Max: time.Millisecond}, SendBuffer: 16,
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

@@ -35,7 +35,7 @@ func TestAttemptNumbersEachCallOfTheHandler(t *testing.T) {
 					return nil
 				}, workqueue.Options[int]{
 					Workers:        2,
-					Retry:          &retry.Policy{MaxAttempts: attempts, Initial: time.Millisecond, Max: time.Millisecond},
+					Retry:          &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, Max: time.Millisecond}, MaxAttempts: attempts},
 					AttemptTimeout: timeout,
 				})
 				require.NoError(t, err)

@@ -21,11 +21,11 @@ const (
 
 func BenchmarkQueueNoop(b *testing.B) {
 	b.Run("1-submitter", func(b *testing.B) {
-		benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity})
+		benchOneSubmitter(b, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, Retry: retry.NoRetry()})
 	})
 	b.Run("parallel-submitters", func(b *testing.B) {
 		b.ReportAllocs()
-		q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity})
+		q, err := workqueue.New(noop, workqueue.Options[int]{Workers: benchWorkers, Capacity: benchCapacity, Retry: retry.NoRetry()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func BenchmarkQueueTrySubmitFull(b *testing.B) {
 	b.ReportAllocs()
 	release := make(chan struct{})
 	q, err := workqueue.New(func(context.Context, int) error { <-release; return nil },
-		workqueue.Options[int]{Workers: 1, Capacity: 1})
+		workqueue.Options[int]{Workers: 1, Capacity: 1, Retry: retry.NoRetry()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func ExampleNew() {
 	}, workqueue.Options[string]{
 		Workers:  4,
 		Capacity: 16,
-		Retry:    &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond},
+		Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 3},
 		OnResult: func(o workqueue.Result[string]) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -154,7 +154,7 @@ func ExampleAttempt() {
 		return nil
 	}, workqueue.Options[string]{
 		Workers: 1,
-		Retry:   &retry.Policy{MaxAttempts: 3, Initial: time.Millisecond},
+		Retry:   &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 3},
 	})
 	if err != nil {
 		panic(err)

@@ -19,7 +19,7 @@ const (
 const DefaultMaxRetrying = 1024
 
 // Options configures a [Queue]. The zero value is valid and gives
-// runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, no retries, no
+// runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, [DefaultRetry], no
 // per-attempt timeout, no OnResult hook and no logging.
 type Options[T any] struct {
 	// Workers is the number of goroutines that call the handler, at most
@@ -32,11 +32,12 @@ type Options[T any] struct {
 	// retry do not count. Zero means Workers.
 	Capacity int
 
-	// Retry, if non-nil, is the policy applied after a failed attempt (see
-	// retry.Policy.Next): the job waits out the policy's jittered backoff,
+	// Retry is the policy applied after a failed attempt (see
+	// [retry.Policy.Next]): the job waits out the policy's jittered backoff,
 	// without holding a worker or a buffer slot, and runs again; or it fails
-	// with the policy's error. Nil means every failed attempt is final. The
-	// policy is copied by New. Its Retryable and OnRetry hooks run on a
+	// with the policy's error. Nil means [DefaultRetry] (5 attempts, 100ms
+	// doubling to 10s, full jitter); [retry.NoRetry] makes every failed
+	// attempt final. The policy is copied by New. Its Retryable and OnRetry hooks run on a
 	// worker goroutine; a panic in them fails the job with a *PanicError.
 	Retry *retry.Policy
 
@@ -45,7 +46,6 @@ type Options[T any] struct {
 	// buffer fills and Submit blocks: the backlog pushes back on submitters
 	// instead of growing. At most MaxRetrying+Workers-1 jobs ever await a
 	// retry. Zero means Capacity or DefaultMaxRetrying, whichever is larger.
-	// Ignored when Retry is nil.
 	MaxRetrying int
 
 	// AttemptTimeout, if positive, is one attempt's time limit: the
@@ -76,6 +76,11 @@ type Options[T any] struct {
 	// is logged per successful job.
 	Logger *slog.Logger
 }
+
+// DefaultRetry returns the policy used when [Options.Retry] is nil: the zero
+// [retry.Policy], 5 attempts with delays from 100ms doubling to 10s, full
+// jitter.
+func DefaultRetry() *retry.Policy { return &retry.Policy{} }
 
 // config is Options with the defaults applied and the policy copied.
 type config[T any] struct {
@@ -116,7 +121,11 @@ func (o Options[T]) config() (config[T], error) {
 	if c.maxRetrying == 0 {
 		c.maxRetrying = max(c.capacity, DefaultMaxRetrying)
 	}
+	c.retry = DefaultRetry()
 	if o.Retry != nil {
+		if err := o.Retry.Validate(); err != nil {
+			return c, fmt.Errorf("%w: Retry: %w", ErrInvalidOptions, err)
+		}
 		p := *o.Retry
 		c.retry = &p
 	}

@@ -12,8 +12,7 @@ const (
 	// OutcomeSucceeded: an attempt returned nil (Stats.Succeeded).
 	OutcomeSucceeded Outcome = iota + 1
 	// OutcomeFailed: the last attempt failed and no retry follows, because
-	// Retry is nil, the error was permanent or not retryable, or the policy
-	// ran out. This is the dead-letter path (Stats.Failed).
+	// the error was permanent or not retryable, or the policy ran out. This is the dead-letter path (Stats.Failed).
 	OutcomeFailed
 	// OutcomeCanceled: the job was running, or awaiting a retry, when a
 	// Shutdown's context ended (Stats.Canceled).

@@ -81,7 +81,7 @@ func TestOverrunAttemptIsRetriedLikeATimedOutOne(t *testing.T) {
 		}, workqueue.Options[string]{
 			Workers:        1,
 			AttemptTimeout: timeout,
-			Retry:          &retry.Policy{MaxAttempts: 2, Jitter: retry.JitterNone, Initial: time.Second},
+			Retry:          &retry.Policy{Schedule: retry.Schedule{Jitter: retry.JitterNone, Initial: time.Second}, MaxAttempts: 2},
 			OnResult:       rec.record,
 		})
 		require.NoError(t, err)
@@ -114,7 +114,7 @@ func TestAttemptReturningBeforeItsDeadlineIsNeverAnOverrun(t *testing.T) {
 				return errOwn
 			}
 			return nil
-		}, workqueue.Options[string]{Workers: 2, AttemptTimeout: timeout, OnResult: rec.record})
+		}, workqueue.Options[string]{Workers: 2, AttemptTimeout: timeout, OnResult: rec.record, Retry: retry.NoRetry()})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), "succeeds"))
 		require.NoError(t, q.Submit(t.Context(), "fails"))
@@ -122,7 +122,8 @@ func TestAttemptReturningBeforeItsDeadlineIsNeverAnOverrun(t *testing.T) {
 		assert.Equal(t, workqueue.OutcomeSucceeded, rec.one(t, "succeeds").Outcome)
 		o := rec.one(t, "fails")
 		assert.Equal(t, workqueue.OutcomeFailed, o.Outcome)
-		assert.Same(t, errOwn, o.Err, "an attempt within its deadline keeps its own error")
+		assert.ErrorIs(t, o.Err, errOwn, "an attempt within its deadline keeps its own error")
+		assert.NotErrorIs(t, o.Err, workqueue.ErrAttemptTimeout)
 		requireQuiescent(t, q.Stats())
 	})
 }
@@ -235,5 +236,30 @@ func TestTimedOutJobsAreNotCountedAsSuccesses_pond84(t *testing.T) {
 		requireQuiescent(t, st)
 		assert.EqualValues(t, 1, st.Succeeded)
 		assert.EqualValues(t, 2, st.Failed)
+	})
+}
+
+// The rule of retry.Permanent holds through the queue's own wrapping: an
+// overrun attempt whose handler returned a marked error is reported with
+// ErrAttemptTimeout, keeps the mark, and is not retried.
+func TestOverrunWrappingAPermanentErrorKeepsTheMarkAndStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = time.Second
+		errBad := errors.New("bad input")
+		rec := newOutcomes[string]()
+		q, err := workqueue.New(func(ctx context.Context, job string) error {
+			<-ctx.Done()
+			return retry.Permanent(errBad)
+		}, workqueue.Options[string]{Workers: 1, AttemptTimeout: timeout, OnResult: rec.record})
+		require.NoError(t, err)
+		require.NoError(t, q.Submit(t.Context(), "job"))
+		require.NoError(t, q.Shutdown(t.Context()))
+		o := rec.one(t, "job")
+		assert.Equal(t, workqueue.OutcomeFailed, o.Outcome)
+		assert.Equal(t, 1, o.Attempts, "a permanent error is not retried, even inside a timeout")
+		assert.ErrorIs(t, o.Err, workqueue.ErrAttemptTimeout)
+		assert.ErrorIs(t, o.Err, errBad)
+		assert.True(t, retry.IsPermanent(o.Err))
+		requireQuiescent(t, q.Stats())
 	})
 }

@@ -28,7 +28,7 @@ import (
 type Queue[T any] struct {
 	handler    func(context.Context, T) error
 	onResult   func(Result[T])
-	policy     *retry.Policy // nil: no retries
+	policy     *retry.Policy // never nil
 	timeout    time.Duration
 	logger     *slog.Logger
 	trackStart bool // policy.MaxElapsed needs the start time of the first attempt
@@ -60,7 +60,7 @@ type Queue[T any] struct {
 	killOne sync.Once
 
 	wg    sync.WaitGroup
-	sched *scheduler[T] // nil without a retry policy
+	sched *scheduler[T] // nil when the policy allows one attempt only
 }
 
 // shutdownGrace is how long a forced Shutdown lets canceled handlers return
@@ -115,8 +115,8 @@ func New[T any](handler func(ctx context.Context, job T) error, opts Options[T])
 		close(q.jobs)
 	})
 	q.attemptCtxs = newAttemptContexts(ctx)
-	if q.policy != nil {
-		q.trackStart = q.policy.MaxElapsed > 0
+	q.trackStart = q.policy.MaxElapsed > 0
+	if q.policy.MaxAttempts != 1 {
 		q.sched = newScheduler[T](c.maxRetrying)
 		q.wg.Add(1)
 		go q.schedule()

@@ -94,7 +94,7 @@ func TestEveryJobReportedExactlyOnceUnderTransientFailures(t *testing.T) {
 		q, err := workqueue.New(handler, workqueue.Options[int]{
 			Workers:  8,
 			Capacity: 64,
-			Retry:    &retry.Policy{MaxAttempts: 5, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond, Max: 5 * time.Millisecond}, MaxAttempts: 5},
 			OnResult: func(o workqueue.Result[int]) {
 				reported[o.Job].Add(1)
 				outcomes[o.Outcome].Add(1)
@@ -135,7 +135,7 @@ func TestFailedJobsCarryTheDeadLetterError(t *testing.T) {
 			return errTransient
 		}, workqueue.Options[string]{
 			Workers:  1,
-			Retry:    &retry.Policy{MaxAttempts: 3, Jitter: retry.JitterNone, Initial: time.Second},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Jitter: retry.JitterNone, Initial: time.Second}, MaxAttempts: 3},
 			OnResult: rec.record,
 		})
 		require.NoError(t, err)
@@ -148,7 +148,9 @@ func TestFailedJobsCarryTheDeadLetterError(t *testing.T) {
 		p := rec.one(t, "permanent")
 		assert.Equal(t, workqueue.OutcomeFailed, p.Outcome)
 		assert.Equal(t, 1, p.Attempts)
-		assert.Equal(t, errBad, p.Err, "the permanent error itself, unmarked")
+		assert.ErrorIs(t, p.Err, errBad, "the permanent error itself")
+		assert.True(t, retry.IsPermanent(p.Err), "with its mark (the rule of retry.Permanent)")
+		assert.Equal(t, errBad.Error(), p.Err.Error())
 
 		tr := rec.one(t, "transient")
 		assert.Equal(t, workqueue.OutcomeFailed, tr.Outcome)
@@ -178,7 +180,7 @@ func TestRetryBackoffDoesNotHoldAWorker(t *testing.T) {
 			return nil
 		}, workqueue.Options[string]{
 			Workers: 1,
-			Retry:   &retry.Policy{Jitter: retry.JitterNone, Initial: 10 * time.Second},
+			Retry:   &retry.Policy{Schedule: retry.Schedule{Jitter: retry.JitterNone, Initial: 10 * time.Second}},
 		})
 		require.NoError(t, err)
 		require.NoError(t, q.Submit(t.Context(), "flaky"))
@@ -203,7 +205,7 @@ func TestRetriesCannotDeadlockAgainstAFullBuffer(t *testing.T) {
 		}, workqueue.Options[int]{
 			Workers:  1,
 			Capacity: 1,
-			Retry:    &retry.Policy{MaxAttempts: -1, Initial: time.Millisecond},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: -1},
 		})
 		require.NoError(t, err)
 		var wg sync.WaitGroup
@@ -242,7 +244,7 @@ func TestJobsAwaitingRetryAreBoundedByMaxRetrying(t *testing.T) {
 			Workers:     workers,
 			Capacity:    2,
 			MaxRetrying: maxRetrying,
-			Retry:       &retry.Policy{Initial: time.Second},
+			Retry:       &retry.Policy{Schedule: retry.Schedule{Initial: time.Second}},
 			OnResult: func(workqueue.Result[int]) {
 				peak.Store(max(peak.Load(), q.Stats().Retrying))
 			},
@@ -279,7 +281,7 @@ func TestHandlerPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
 			return nil
 		}, workqueue.Options[int]{
 			Workers:  1,
-			Retry:    &retry.Policy{Retryable: func(err error) bool { return !errors.Is(err, errBoom) }, MaxAttempts: 2, Initial: time.Millisecond},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, Retryable: func(err error) bool { return !errors.Is(err, errBoom) }, MaxAttempts: 2},
 			OnResult: rec.record,
 			Logger:   discard(),
 		})
@@ -329,7 +331,7 @@ func TestAttemptTimeoutAppliesToEachAttempt(t *testing.T) {
 		}, workqueue.Options[int]{
 			Workers:        1,
 			AttemptTimeout: 5 * time.Second,
-			Retry:          &retry.Policy{Jitter: retry.JitterNone, Initial: time.Second},
+			Retry:          &retry.Policy{Schedule: retry.Schedule{Jitter: retry.JitterNone, Initial: time.Second}},
 			OnResult:       rec.record,
 		})
 		require.NoError(t, err)
@@ -424,7 +426,7 @@ func TestFinishedJobsAreNotReferencedByTheQueue_pond110_k8s138743(t *testing.T) 
 		return nil
 	}, workqueue.Options[*payload]{
 		Workers: 4,
-		Retry:   &retry.Policy{Initial: time.Microsecond, Max: time.Millisecond},
+		Retry:   &retry.Policy{Schedule: retry.Schedule{Initial: time.Microsecond, Max: time.Millisecond}},
 	})
 	require.NoError(t, err)
 	const n = 200

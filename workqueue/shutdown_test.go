@@ -66,7 +66,7 @@ func TestShutdownDeadlineCancelsJobsAwaitingRetry(t *testing.T) {
 		rec := newOutcomes[int]()
 		q, err := workqueue.New(func(context.Context, int) error { return errTransient }, workqueue.Options[int]{
 			Workers:  1,
-			Retry:    &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Hour, Jitter: retry.JitterNone}},
 			OnResult: rec.record,
 			Logger:   discard(),
 		})
@@ -156,7 +156,7 @@ func TestShutdownDoesNotReportDoneWhileJobsAreQueuedOrRetrying_k8s141079(t *test
 		}, workqueue.Options[int]{
 			Workers:  2,
 			Capacity: 10,
-			Retry:    &retry.Policy{Initial: 5 * time.Second, Jitter: retry.JitterNone},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: 5 * time.Second, Jitter: retry.JitterNone}},
 			OnResult: func(workqueue.Result[int]) { done.Add(1) },
 		})
 		require.NoError(t, err)
@@ -178,7 +178,7 @@ func TestShutdownDoesNotReportDoneWhileJobsAreQueuedOrRetrying_k8s141079(t *test
 
 // ants #212, #263, gammazero #50: background goroutines survive release.
 func TestNoGoroutineOutlivesShutdown_ants212(t *testing.T) {
-	for _, policy := range []*retry.Policy{nil, {Initial: time.Hour}} {
+	for _, policy := range []*retry.Policy{retry.NoRetry(), {Schedule: retry.Schedule{Initial: time.Hour}}} {
 		q, err := workqueue.New(func(_ context.Context, job int) error {
 			if job%2 == 0 {
 				return errTransient
@@ -192,7 +192,7 @@ func TestNoGoroutineOutlivesShutdown_ants212(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		err = q.Shutdown(ctx) // forced when retries wait an hour
 		cancel()
-		if policy != nil {
+		if policy.MaxAttempts != 1 {
 			require.ErrorIs(t, err, workqueue.ErrShutdown)
 		}
 		goleak.VerifyNone(t) // checked right after Shutdown, not at exit
@@ -212,12 +212,8 @@ func TestHandlerCallingGoexitDoesNotHangShutdown_pond135(t *testing.T) {
 			}
 			return nil
 		}, workqueue.Options[int]{
-			Workers: 1,
-			Retry: &retry.Policy{
-				MaxAttempts: 3,
-				Initial:     time.Millisecond,
-				Retryable:   func(error) bool { return true },
-			},
+			Workers:  1,
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Millisecond}, MaxAttempts: 3, Retryable: func(error) bool { return true }},
 			OnResult: rec.record,
 			Logger:   discard(),
 		})
@@ -287,7 +283,7 @@ func TestOnResultCallingGoexitDoesNotHangWaitOrShutdown_pond135(t *testing.T) {
 		q, err := workqueue.New(func(context.Context, int) error { return errTransient },
 			workqueue.Options[int]{
 				Workers: 2,
-				Retry:   &retry.Policy{Initial: time.Hour, Jitter: retry.JitterNone, Retryable: func(error) bool { return true }},
+				Retry:   &retry.Policy{Schedule: retry.Schedule{Initial: time.Hour, Jitter: retry.JitterNone}, Retryable: func(error) bool { return true }},
 				OnResult: func(o workqueue.Result[int]) {
 					rec.record(o)
 					runtime.Goexit()

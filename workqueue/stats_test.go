@@ -117,7 +117,7 @@ func TestStatsCountersNeverGoBackwardsNorCountUnacceptedJobs(t *testing.T) {
 	}, workqueue.Options[int]{
 		Workers:  workers,
 		Capacity: 8,
-		Retry:    &retry.Policy{MaxAttempts: 3, Jitter: retry.JitterNone, Initial: 1},
+		Retry:    &retry.Policy{Schedule: retry.Schedule{Jitter: retry.JitterNone, Initial: 1}, MaxAttempts: 3},
 	})
 	require.NoError(t, err)
 

@@ -55,7 +55,7 @@ func TestManyWaitsRacingSubmissionsAndFinishesNeverHangOrReturnEarly(t *testing.
 		}, workqueue.Options[int]{
 			Workers:  workers,
 			Capacity: 4,
-			Retry:    &retry.Policy{MaxAttempts: 2, Initial: time.Microsecond, Retryable: func(error) bool { return true }},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Microsecond}, MaxAttempts: 2, Retryable: func(error) bool { return true }},
 			OnResult: func(o workqueue.Result[int]) {
 				assert.False(t, done[o.Job].Swap(true), "job %d reported twice", o.Job)
 			},
@@ -131,6 +131,7 @@ func TestCloseRacingTheLastFinishStillEndsTheWorkers(t *testing.T) {
 				return nil
 			}, workqueue.Options[int]{
 				Workers:  workers,
+				Retry:    retry.NoRetry(),
 				OnResult: func(workqueue.Result[int]) { reported.Add(1) },
 				Logger:   discard(),
 			})

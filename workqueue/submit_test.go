@@ -201,7 +201,7 @@ func TestSubmitRacingCloseAndShutdownNeverPanicsOrLosesJobs_gammazero76(t *testi
 		}, workqueue.Options[int]{
 			Workers:  4,
 			Capacity: 4,
-			Retry:    &retry.Policy{MaxAttempts: 2, Initial: time.Microsecond},
+			Retry:    &retry.Policy{Schedule: retry.Schedule{Initial: time.Microsecond}, MaxAttempts: 2},
 			Logger:   discard(),
 			OnResult: func(o workqueue.Result[int]) {
 				mu.Lock()

@@ -146,7 +146,7 @@ func timedOut(err error, timeout time.Duration, deadline, returned time.Time) er
 // settle decides what follows an attempt that returned err.
 func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	if err == nil {
-		if q.policy != nil && q.policy.Budget != nil {
+		if q.policy.Budget != nil {
 			q.policy.Budget.Success()
 		}
 		w.succeeded.Add(1)
@@ -155,10 +155,6 @@ func (q *Queue[T]) settle(w *workerState, job T, st *attempts, err error) {
 	}
 	if q.killed.Load() {
 		q.finish(w, Result[T]{Job: job, Outcome: OutcomeCanceled, Attempts: st.n, Err: fmt.Errorf("%w: %w", ErrShutdown, err)})
-		return
-	}
-	if q.policy == nil {
-		q.finish(w, Result[T]{Job: job, Outcome: OutcomeFailed, Attempts: st.n, Err: err})
 		return
 	}
 	var elapsed time.Duration

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/sluicego/sluice/fetch"
+	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/workqueue"
 )
 
@@ -211,7 +212,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 			return ctx.Err()
 		}
 		return enc.Encode(r)
-	}, workqueue.Options[record]{Workers: 1, Capacity: cfg.Capacity, OnResult: s.written})
+	}, workqueue.Options[record]{Workers: 1, Capacity: cfg.Capacity, Retry: retry.NoRetry(), OnResult: s.written})
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +228,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 			return err // a bad document: no retry can fix it, it is dead-lettered
 		}
 		return submit(ctx, writeQ, toWrite, r)
-	}, workqueue.Options[doc]{Workers: cfg.Transformers, Capacity: cfg.Capacity, OnResult: s.transformed})
+	}, workqueue.Options[doc]{Workers: cfg.Transformers, Capacity: cfg.Capacity, Retry: retry.NoRetry(), OnResult: s.transformed})
 	if err != nil {
 		return nil, err
 	}

@@ -196,10 +196,12 @@ func run(ctx context.Context, cfg config, w io.Writer) (summary, error) {
 	)
 	var retries atomic.Int64
 	policy := retry.Policy{
+		Schedule: retry.Schedule{
+			Initial: 5 * time.Millisecond,
+			Max:     100 * time.Millisecond,
+			MaxHint: 50 * time.Millisecond,
+		},
 		MaxAttempts: 6,
-		Initial:     5 * time.Millisecond,
-		Max:         100 * time.Millisecond,
-		MaxHint:     50 * time.Millisecond,
 		Budget:      retry.NewBudget(10, 1),
 		OnRetry:     func(int, error, time.Duration) { retries.Add(1) },
 	}

@@ -219,9 +219,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		AttemptTimeout: cfg.AttemptTimeout, // from when it is sent; waiting for a slot does not count
 		Retry: &retry.Policy{
 			MaxAttempts: 3,
-			Initial:     100 * time.Millisecond,
-			Max:         2 * time.Second,
-			MaxHint:     5 * time.Second, // obey Retry-After, up to a point
+			Schedule: retry.Schedule{
+				Initial: 100 * time.Millisecond,
+				Max:     2 * time.Second,
+				MaxHint: 5 * time.Second, // obey Retry-After, up to a point
+			},
 		},
 		MaxBodyBytes: 2 << 20, // a page bigger than 2 MiB is an error, not a memory spike
 		UserAgent:    "sluice-scraper-example/1.0 (+https://github.com/sluicego/sluice)",

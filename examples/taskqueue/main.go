@@ -250,9 +250,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		Capacity: cfg.Capacity, // bounded: Submit blocks when it is full
 		Retry: &retry.Policy{
 			MaxAttempts: 4, // the first attempt and up to 3 retries
-			Initial:     10 * time.Millisecond,
-			Max:         200 * time.Millisecond,
-			Jitter:      retry.JitterFull, // the default, spelled out
+			Schedule: retry.Schedule{
+				Initial: 10 * time.Millisecond,
+				Max:     200 * time.Millisecond,
+				Jitter:  retry.JitterFull, // the default, spelled out
+			},
 		},
 		AttemptTimeout: 2 * time.Second, // no attempt may hang forever
 		OnResult:       onResult,

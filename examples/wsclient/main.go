@@ -193,6 +193,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		return process(ctx, m, cfg.Work)
 	}, workqueue.Options[websocket.Message]{
 		Workers:        cfg.Workers,
+		Retry:          retry.NoRetry(), // a malformed message stays malformed
 		Capacity:       64,
 		AttemptTimeout: 5 * time.Second,
 		OnResult: func(o workqueue.Result[websocket.Message]) {
@@ -219,7 +220,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 			ReadLimit: 64 << 10, // refuse absurd messages
 		},
 		stream.Options[websocket.Message]{
-			Backoff:     retry.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second},
+			Backoff:     retry.Schedule{Initial: 100 * time.Millisecond, Max: 5 * time.Second},
 			StableAfter: time.Second,       // up this long = healthy: reset the backoff
 			Heartbeat:   cfg.Heartbeat,     // ping this often, and redial when a pong
 			PingTimeout: cfg.Heartbeat,     // takes longer: the peer is dead or unreachable

@@ -31,7 +31,7 @@ func TestBatchRetryBackoffDoesNotStallOtherHosts(t *testing.T) {
 		"location / { add_header Retry-After 2 always; return 503; }",
 		"")
 	f := newFetcher(t, fetch.Options{Concurrency: 64, PerHost: 64,
-		Retry: &retry.Policy{MaxAttempts: 2, Initial: 10 * time.Millisecond, MaxHint: 10 * time.Second}})
+		Retry: &retry.Policy{Schedule: retry.Schedule{Initial: 10 * time.Millisecond, MaxHint: 10 * time.Second}, MaxAttempts: 2}})
 	var urls []string
 	for i := range 64 {
 		urls = append(urls, ng.URL(0, fmt.Sprintf("/a?i=%d", i)))
@@ -84,7 +84,7 @@ func TestBatchRetryBackoffDoesNotStallOtherHosts(t *testing.T) {
 func TestBatchDurationIncludesTheDispatchWait(t *testing.T) {
 	t.Parallel()
 	ng := nginxHosts(t, nil, slowPages(t, 250*time.Millisecond))
-	f := newFetcher(t, fetch.Options{PerHost: 1, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{PerHost: 1, Retry: retry.NoRetry()})
 	var urls []string
 	for i := range 4 {
 		urls = append(urls, ng.URL(0, fmt.Sprintf("/p/%d", i)))

@@ -45,12 +45,12 @@ func TestNginxGzipBodyIsDecompressedAndMaxBodyBytesAppliesToIt(t *testing.T) {
 	ng := nginxHosts(t, map[string]string{"page.txt": page},
 		"gzip on; gzip_types text/plain; gzip_min_length 0;")
 
-	f := newFetcher(t, fetch.Options{Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{Retry: retry.NoRetry()})
 	r := f.Get(context.Background(), ng.URL(0, "/page.txt"))
 	require.NoError(t, r.Err)
 	assert.Equal(t, page, string(r.Body), "the body is decompressed")
 
-	small := newFetcher(t, fetch.Options{Retry: fetch.NoRetry(), MaxBodyBytes: 64 << 10})
+	small := newFetcher(t, fetch.Options{Retry: retry.NoRetry(), MaxBodyBytes: 64 << 10})
 	r = small.Get(context.Background(), ng.URL(0, "/page.txt"))
 	require.ErrorIs(t, r.Err, fetch.ErrBodyTooLarge)
 	assert.Equal(t, fetch.OutcomeTooLarge, r.Outcome())
@@ -88,7 +88,7 @@ func TestNginxLimitReqRetryAfterIsHonoured(t *testing.T) {
 			ng := nginxHTTP(t, map[string]string{"p": "ok"},
 				"limit_req_zone $server_port zone=one:1m rate=2r/s;",
 				fmt.Sprintf("limit_req zone=one; limit_req_status %d; add_header Retry-After 1 always;", status))
-			f := newFetcher(t, fetch.Options{Retry: &retry.Policy{MaxAttempts: 10, Initial: 10 * time.Millisecond, MaxHint: 5 * time.Second}})
+			f := newFetcher(t, fetch.Options{Retry: &retry.Policy{Schedule: retry.Schedule{Initial: 10 * time.Millisecond, MaxHint: 5 * time.Second}, MaxAttempts: 10}})
 			urls := make([]string, 4)
 			for i := range urls {
 				urls[i] = ng.URL(0, fmt.Sprintf("/p?i=%d", i))
@@ -171,7 +171,7 @@ func TestNginxHTTP2OverTLSWithCallersClient(t *testing.T) {
 	})
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
-	f := newFetcher(t, fetch.Options{Client: &http.Client{Transport: tr}, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{Client: &http.Client{Transport: tr}, Retry: retry.NoRetry()})
 
 	base := fmt.Sprintf("https://127.0.0.1:%d", ng.Ports[0])
 	urls := make([]string, 20)
@@ -192,7 +192,7 @@ func TestNginxHTTP2OverTLSWithCallersClient(t *testing.T) {
 	assert.LessOrEqual(t, len(conns), 2, "HTTP/2 multiplexes a batch over one connection (two if the first ones raced)")
 
 	// Without the caller's trust, the certificate is rejected: an error, not a success.
-	plain := newFetcher(t, fetch.Options{Retry: fetch.NoRetry()})
+	plain := newFetcher(t, fetch.Options{Retry: retry.NoRetry()})
 	r := plain.Get(context.Background(), base+"/p")
 	require.Error(t, r.Err)
 	var ue x509.UnknownAuthorityError
@@ -205,7 +205,7 @@ func TestNginxHTTP2OverTLSWithCallersClient(t *testing.T) {
 func TestNginxKeepAliveConnectionsAreReusedAcrossErrors(t *testing.T) {
 	t.Parallel()
 	ng := nginxHosts(t, map[string]string{"p": text(4 << 10)}, "")
-	f := newFetcher(t, fetch.Options{PerHost: 4, Concurrency: 16, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{PerHost: 4, Concurrency: 16, Retry: retry.NoRetry()})
 	urls := make([]string, 200)
 	for i := range urls {
 		path := "/p"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicego/sluice/fetch"
 	"github.com/sluicego/sluice/integration/internal/servers"
+	"github.com/sluicego/sluice/retry"
 )
 
 // Regression test for issue 10, item 2 (found and reproduced against
@@ -53,7 +54,7 @@ server { listen %s; limit_conn perhost 2; limit_conn_status 503; %s }
 `, servers.Addr(p[0]), redirect, servers.Addr(p[1]), redirect, servers.Addr(p[2]), slow)
 				},
 			})
-			f := newFetcher(t, fetch.Options{Concurrency: 64, PerHost: 2, Retry: fetch.NoRetry(), Client: tc.client(t)})
+			f := newFetcher(t, fetch.Options{Concurrency: 64, PerHost: 2, Retry: retry.NoRetry(), Client: tc.client(t)})
 			var urls []string
 			for i := range 16 {
 				urls = append(urls, ng.URL(i%2, fmt.Sprintf("/r/%d", i)))
@@ -90,7 +91,7 @@ server { listen %s; }
 `, servers.Addr(p[0]), servers.Addr(p[1]), servers.Addr(p[1]))
 		},
 	})
-	f := newFetcher(t, fetch.Options{Robots: true, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{Robots: true, Retry: retry.NoRetry()})
 	r := f.Get(context.Background(), ng.URL(0, "/go"))
 	require.ErrorIs(t, r.Err, fetch.ErrDisallowed)
 	assert.Equal(t, fetch.OutcomeDisallowed, r.Outcome())
@@ -117,7 +118,7 @@ func TestRedirectHopRespectsTheTargetHostsCrawlDelay(t *testing.T) {
 				servers.Addr(p[0]), redirect, servers.Addr(p[1]), redirect, servers.Addr(p[2]))
 		},
 	})
-	f := newFetcher(t, fetch.Options{Robots: true, Concurrency: 16, PerHost: 4, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{Robots: true, Concurrency: 16, PerHost: 4, Retry: retry.NoRetry()})
 	var urls []string
 	for i := range 4 {
 		urls = append(urls, ng.URL(i%2, fmt.Sprintf("/r/%d", i)))

@@ -24,8 +24,7 @@ import (
 func TestRequestNeverSentIsNotRetried(t *testing.T) {
 	t.Parallel()
 	var retries atomic.Int64
-	f := newFetcher(t, fetch.Options{Retry: &retry.Policy{MaxAttempts: 3, Initial: 200 * time.Millisecond,
-		OnRetry: func(int, error, time.Duration) { retries.Add(1) }}})
+	f := newFetcher(t, fetch.Options{Retry: &retry.Policy{Schedule: retry.Schedule{Initial: 200 * time.Millisecond}, MaxAttempts: 3, OnRetry: func(int, error, time.Duration) { retries.Add(1) }}})
 	var outcomes []fetch.Outcome
 	for _, u := range []string{
 		"http://127.0.0.1:99999/",

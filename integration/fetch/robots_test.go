@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicego/sluice/fetch"
 	"github.com/sluicego/sluice/integration/internal/servers"
+	"github.com/sluicego/sluice/retry"
 )
 
 // Regression test for issue 10, item 4 (found and reproduced against
@@ -22,7 +23,7 @@ func TestRobotsUnavailableIsNotReportedAsDisallowed(t *testing.T) {
 	t.Parallel()
 	ng := nginxHosts(t, map[string]string{"p": "page"}, "location = /robots.txt { return 500; }")
 	refused := servers.Addr(servers.FreePorts(t, 1)[0])
-	f := newFetcher(t, fetch.Options{Robots: true, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{Robots: true, Retry: retry.NoRetry()})
 	for _, u := range []string{ng.URL(0, "/p"), "http://" + refused + "/p"} {
 		r := f.Get(context.Background(), u)
 		require.ErrorIs(t, r.Err, fetch.ErrRobotsUnavailable, u)

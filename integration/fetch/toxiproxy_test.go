@@ -27,7 +27,7 @@ func behindToxiproxy(t *testing.T, files map[string]string, block string) (*serv
 
 // quickRetry makes 3 attempts with short backoffs.
 func quickRetry() *retry.Policy {
-	return &retry.Policy{MaxAttempts: 3, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+	return &retry.Policy{Schedule: retry.Schedule{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}, MaxAttempts: 3}
 }
 
 // Latency below the attempt timeout costs time, nothing else.
@@ -37,7 +37,7 @@ func TestToxiproxyLatencyWithinAttemptTimeoutSucceeds(t *testing.T) {
 	_, err := proxy.AddToxic("latency", "latency", "downstream", 1, toxiproxy.Attributes{"latency": 300})
 	require.NoError(t, err)
 
-	f := newFetcher(t, fetch.Options{AttemptTimeout: 5 * time.Second, Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{AttemptTimeout: 5 * time.Second, Retry: retry.NoRetry()})
 	r := f.Get(context.Background(), base+"/p")
 	require.NoError(t, r.Err)
 	assert.Equal(t, "slow but fine", string(r.Body))
@@ -124,7 +124,7 @@ func TestToxiproxySlicedResponseIsReassembled(t *testing.T) {
 		toxiproxy.Attributes{"average_size": 256, "size_variation": 128, "delay": 100})
 	require.NoError(t, err)
 
-	f := newFetcher(t, fetch.Options{Retry: fetch.NoRetry()})
+	f := newFetcher(t, fetch.Options{Retry: retry.NoRetry()})
 	urls := make([]string, 8)
 	for i := range urls {
 		urls[i] = fmt.Sprintf("%s/page.txt?i=%d", base, i)

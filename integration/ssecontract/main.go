@@ -214,8 +214,13 @@ func (s *service) create(w http.ResponseWriter, r *http.Request) {
 	d := &restartDialer{Dialer: &sse.Dialer{URL: p.StreamURL, Header: h, LastEventID: p.LastEventID, MaxEventBytes: maxEventBytes}}
 	opts := stream.Options[sse.Event]{}
 	if p.InitialDelayMS != nil {
-		// Zero means "the default" in retry.Policy: use the smallest delay.
-		opts.Backoff = retry.Policy{Initial: max(time.Duration(*p.InitialDelayMS)*time.Millisecond, time.Millisecond)}
+		// Zero means "the default" in retry.Schedule; the contract's 0 means
+		// no delay, which is spelled retry.NoDelay.
+		initial := time.Duration(*p.InitialDelayMS) * time.Millisecond
+		if initial <= 0 {
+			initial = retry.NoDelay
+		}
+		opts.Backoff = retry.Schedule{Initial: initial}
 	}
 	if p.ReadTimeoutMS != nil {
 		opts.IdleTimeout = time.Duration(*p.ReadTimeoutMS) * time.Millisecond

@@ -44,7 +44,7 @@ func (s *nodeServer) wsStats() wsStats {
 
 // fast is a reconnect schedule for tests: a few milliseconds between
 // attempts, so that a test spends its time on what it checks.
-var fast = retry.Policy{Initial: time.Millisecond, Max: 20 * time.Millisecond}
+var fast = retry.Schedule{Initial: time.Millisecond, Max: 20 * time.Millisecond}
 
 func newWSClient(t *testing.T, url string, o stream.Options[websocket.Message]) *stream.Client[websocket.Message] {
 	t.Helper()
@@ -208,7 +208,7 @@ func TestWebSocketAcceptThenCloseServerSeesBackoffNotAStorm(t *testing.T) {
 			srv := startNode(t, "ws-server.js", 0, map[string]any{"acceptThenClose": map[string]any{"code": code}})
 			var rec recorder
 			c := newWSClient(t, srv.URL("ws", "/ws"), stream.Options[websocket.Message]{
-				Backoff: retry.Policy{Initial: 20 * time.Millisecond, Max: 5 * time.Second},
+				Backoff: retry.Schedule{Initial: 20 * time.Millisecond, Max: 5 * time.Second},
 				OnState: rec.OnState,
 			})
 			window := 1500 * time.Millisecond
@@ -238,7 +238,7 @@ func TestWebSocketReconnectsAfterServerKilledAndRestarted(t *testing.T) {
 	var got list[string]
 	var rec recorder
 	c := newWSClient(t, srv.URL("ws", "/ws"), stream.Options[websocket.Message]{
-		Backoff: retry.Policy{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+		Backoff: retry.Schedule{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		OnState: rec.OnState,
 	})
 	r := start(t, t.Context(), func(ctx context.Context) error {

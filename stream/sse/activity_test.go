@@ -134,14 +134,14 @@ func TestPartialEventCountsUntilBytesStopThenIdleTimeout(t *testing.T) {
 		defer close(release)
 		var log stateLog
 		c, err := stream.New[Event](&Dialer{URL: "http://sse.test/events", Client: srv.Client()},
-			stream.Options[Event]{IdleTimeout: time.Second, OnState: log.add, MaxAttempts: 1})
+			stream.Options[Event]{IdleTimeout: time.Second, OnState: log.add, MaxFailures: 1})
 		require.NoError(t, err)
 		var got []string
 		err = c.Run(t.Context(), func(_ context.Context, ev Event) error {
 			got = append(got, ev.Data)
 			return nil
 		})
-		require.ErrorIs(t, err, stream.ErrMaxAttempts)
+		require.ErrorIs(t, err, stream.ErrMaxFailures)
 		assert.ErrorIs(t, err, stream.ErrIdleTimeout)
 		assert.Equal(t, []string{"slow"}, got)
 		evs, at := log.disconnects()

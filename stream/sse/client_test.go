@@ -18,7 +18,7 @@ import (
 	"github.com/sluicego/sluice/stream"
 )
 
-var fastBackoff = retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastBackoff = retry.Schedule{Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 func TestClientResumesWithLastEventIDNoLossNoDuplicates_gosse(t *testing.T) {
 	const total, perConn = 10, 3

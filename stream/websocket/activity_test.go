@@ -180,19 +180,19 @@ func TestPingTimeoutDoesNotMatchDeadlineExceeded(t *testing.T) {
 		var log disconnectLog
 		o := stream.Options[Message]{
 			Heartbeat: time.Second, PingTimeout: 500 * time.Millisecond, Backoff: fastBackoff,
-			OnState: log.add, MaxAttempts: 3,
+			OnState: log.add, MaxFailures: 3,
 		}
 		c, err := stream.New[Message](d, o)
 		require.NoError(t, err)
 		err = c.Run(t.Context(), func(context.Context, Message) error { return nil })
-		require.ErrorIs(t, err, stream.ErrMaxAttempts)
+		require.ErrorIs(t, err, stream.ErrMaxFailures)
 		for i, e := range append(log.all(), err) {
 			assert.ErrorIs(t, e, stream.ErrPingTimeout, "disconnect %d", i+1)
 			assert.NotErrorIs(t, e, context.DeadlineExceeded, "disconnect %d: %v", i+1, e)
 			assert.NotErrorIs(t, e, context.Canceled, "disconnect %d: %v", i+1, e)
 		}
 
-		o.MaxAttempts = 0
+		o.MaxFailures = 0
 		c, err = stream.New[Message](d, o)
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -213,10 +213,10 @@ func TestClientHandshakeTimeoutIsNotAContextError(t *testing.T) {
 		defer srv.Close()
 		d := &Dialer{URL: "ws://ws.test/", HTTPClient: srv.Client(), HandshakeTimeout: time.Second}
 		var log disconnectLog
-		c, err := stream.New[Message](d, stream.Options[Message]{OnState: log.add, MaxAttempts: 2, Backoff: fastBackoff})
+		c, err := stream.New[Message](d, stream.Options[Message]{OnState: log.add, MaxFailures: 2, Backoff: fastBackoff})
 		require.NoError(t, err)
 		err = c.Run(t.Context(), func(context.Context, Message) error { return nil })
-		require.ErrorIs(t, err, stream.ErrMaxAttempts)
+		require.ErrorIs(t, err, stream.ErrMaxFailures)
 		require.Len(t, log.all(), 2)
 		for _, e := range append(log.all(), err) {
 			assert.ErrorIs(t, e, ErrHandshakeTimeout)

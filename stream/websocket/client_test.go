@@ -20,7 +20,7 @@ import (
 )
 
 // fastBackoff keeps reconnect tests quick.
-var fastBackoff = retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastBackoff = retry.Schedule{Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 func TestClientResubscribesAndReceivesEveryMessageAcrossDrops_recws(t *testing.T) {
 	const perConn, total = 5, 40
