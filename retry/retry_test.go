@@ -14,10 +14,7 @@ import (
 	"github.com/sluicego/sluice/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errTransient = errors.New("transient")
 
