@@ -1,10 +1,30 @@
 // Package sluice is a family of concurrency patterns for I/O-heavy Go
-// programs. This package holds no code; the work is done by its
-// sub-packages, which share two small primitives:
+// programs. This package holds no code: start from a sub-package's
+// constructor, workqueue.New, fetch.New or stream.New, all taking an Options
+// struct whose zero value is usable. Here a work queue fetches URLs:
+//
+//	f, err := fetch.New(fetch.Options{PerHost: 4}) // caps, safe retries, bounded bodies
+//	if err != nil {
+//		return err
+//	}
+//	q, err := workqueue.New(func(ctx context.Context, url string) error {
+//		return f.Get(ctx, url).Err // fetch has retried what was safe to retry
+//	}, workqueue.Options[string]{Workers: 8, Retry: retry.NoRetry()})
+//	if err != nil {
+//		return err
+//	}
+//	for _, url := range urls {
+//		if err := q.Submit(ctx, url); err != nil { // blocks while the queue is full
+//			return err
+//		}
+//	}
+//	return q.Shutdown(ctx) // drain the backlog, then stop the workers
+//
+// The sub-packages share two small primitives:
 //
 //   - [github.com/sluicego/sluice/retry]: retry an operation with jittered
 //     exponential backoff. Permanent errors stop at once, server hints
-//     (Retry-After) are honoured but capped, a shared [retry.Budget] stops
+//     (Retry-After) are honoured but capped, a shared retry.Budget stops
 //     retry storms, and the returned error says why it stopped while keeping
 //     the last attempt's error.
 //   - [github.com/sluicego/sluice/limit]: bound concurrency. A weighted FIFO

@@ -31,9 +31,9 @@
 // [Result.Outcome] puts every Result in exactly one category ([OutcomeOK],
 // [OutcomeStatusError], [OutcomeNetworkError], [OutcomeTimeout],
 // [OutcomeTooLarge], [OutcomeDisallowed], [OutcomeRobotsUnavailable],
-// [OutcomeCanceled], [OutcomeInvalid] or [OutcomeOther]), the same one whose counter [Stats]
-// increments. Prefer it to chains of [errors.Is]: [Result.Err] may
-// match several sentinels at once (an attempt timeout also matches
+// [OutcomeCanceled], [OutcomeInvalid] or [OutcomeOther]), the same one whose
+// counter [Stats] increments. Prefer it to chains of [errors.Is]: [Result.Err]
+// may match several sentinels at once (an attempt timeout also matches
 // [context.DeadlineExceeded]; a cancellation during a retry's backoff also
 // wraps the last attempt's *StatusError), and Outcome resolves them in a
 // documented order.
@@ -52,59 +52,69 @@
 // the port defaulting from the scheme (80 for http, 443 for https). So
 // http://Example.com and http://example.com:80 share a cap, while two
 // listeners on 127.0.0.1 with different ports are different hosts. Every host
-// gets Options.PerHost, except those given a cap of their own in
-// Options.HostLimits: a key "example.com" covers that host on every port, a
-// key "example.com:8443" only that port (and wins over "example.com").
+// gets [Options.PerHost], except those given a cap of their own in
+// [Options.HostLimits], whose keys are:
+//
+//   - a host name or IP address, optionally with a port: "api.example.com",
+//     "api.example.com:8443", "127.0.0.1:8080", "[::1]:8080" (an IPv6
+//     address is bracketed, as in a URL); host names match case-insensitively;
+//   - without a port, for that host on every port (http, https and any
+//     explicit port alike): "example.com";
+//   - with a port, for that host and port only, a URL without a port having
+//     its scheme's default port; "example.com:8443" wins over "example.com";
+//   - rejected by [New] when malformed (with a path, user info, or a port
+//     that is empty, outside 1-65535 or has a leading zero), or when two keys
+//     differ only in case.
 //
 // # Slots, timeouts and head-of-line blocking
 //
-// Each attempt first takes a slot of its host, then waits for the host's
-// rate limit or Crawl-delay, and only then takes a global slot. A request
-// queued behind a slow or busy host therefore never holds a global slot
-// that requests to other hosts could use. [Options.AttemptTimeout] is one
-// attempt's time limit; it starts when the request is sent, holding both
-// slots, so waiting in a queue never eats into it. Both slots are released before a retry's backoff.
+// Each attempt first takes a slot of its host, then waits for the host's rate
+// limit or Crawl-delay, and only then takes a global slot. A request queued
+// behind a slow or busy host therefore never holds a global slot that requests
+// to other hosts could use. [Options.AttemptTimeout] is one attempt's time
+// limit; it starts when the request is sent, holding both slots, so waiting in
+// a queue never eats into it. Both slots are released before a retry's backoff.
 //
 // # Redirects
 //
 // The Fetcher follows redirects itself, never inside the [http.Client], and
-// every hop is a request to its own host: it waits for that host's slot,
-// rate or Crawl-delay and robots.txt verdict like a first request, after
-// the previous hop has given its slots back (so a hop never holds two
-// hosts' slots), and has its own Options.AttemptTimeout. A hop into a path
-// that robots.txt forbids ends the Result with ErrDisallowed, and is not sent.
-// Methods, bodies, credential headers and Referer follow net/http's rules;
-// at most [MaxRedirects] redirects are followed, and a redirect that cannot be
+// every hop is a request to its own host: it waits for that host's slot, rate
+// or Crawl-delay and robots.txt verdict like a first request, after the
+// previous hop has given its slots back (so a hop never holds two hosts'
+// slots), and has its own [Options.AttemptTimeout]. A hop into a path that
+// robots.txt forbids ends the Result with [ErrDisallowed], and is not sent.
+// Methods, bodies, credential headers and Referer follow net/http's rules; at
+// most [MaxRedirects] redirects are followed, and a redirect that cannot be
 // followed is [ErrRedirect]. A retry starts again from the request's own URL.
 // [Result.FinalURL] is the URL of the last response; [Stats.Redirects] counts
 // the hops sent. See [Fetcher.Do].
 //
-// Do ends when its ctx or the request's own context ends, whichever is
-// first, and sends nothing if either has already ended.
+// [Fetcher.Do] ends when its ctx or the request's own context ends, whichever
+// is first, and sends nothing if either has already ended.
 //
 // # Batches
 //
-// All and Stream keep many hosts busy at once, in whatever order their
-// URLs come. A batch hands a URL to one of its goroutines only while fewer
-// of the batch's URLs for that host are in progress than the host's cap
-// (PerHost, HostLimits, or the current adaptive cap). URLs for a host at
-// its cap wait in a queue of their host and start in input order as the
-// host's URLs finish. So a slow or tightly capped host holds only its own
-// cap's worth of the batch's goroutines, and the other hosts use the rest:
-// a batch over a slow host and a fast one takes about as long as the
+// [Fetcher.All] and [Fetcher.Stream] keep many hosts busy at once, in whatever
+// order their URLs come. A batch hands a URL to one of its goroutines only
+// while fewer of the batch's URLs for that host are in progress than the host's
+// cap ([Options.PerHost], [Options.HostLimits], or the current adaptive cap).
+// URLs for a host at its cap wait in a queue of their host and start in input
+// order as the host's URLs finish. So a slow or tightly capped host holds only
+// its own cap's worth of the batch's goroutines, and the other hosts use the
+// rest: a batch over a slow host and a fast one takes about as long as the
 // slower of the two, not their sum.
 //
 // A goroutine makes one attempt of a URL at a time. A URL to be retried is
-// handed back to the batch, which parks it until its backoff is over: it
-// holds no goroutine, no slot and no share of Concurrency meanwhile, so
-// while other URLs can run the batch keeps Concurrency of them in progress,
-// and one host answering 503 with a long Retry-After does not stall the
-// others. A URL whose backoff is over goes ahead of its host's URLs not
-// yet started, within the host's cap. [Stats.BackingOff] counts the URLs
-// parked (and the Get and Do calls sleeping out a backoff).
+// handed back to the batch, which parks it until its backoff is over: it holds
+// no goroutine, no slot and no share of [Options.Concurrency] meanwhile, so
+// while other URLs can run the batch keeps Concurrency of them in progress, and
+// one host answering 503 with a long Retry-After does not stall the others. A
+// URL whose backoff is over goes ahead of its host's URLs not yet started,
+// within the host's cap. [Stats.BackingOff] counts the URLs parked (and the Get
+// and Do calls sleeping out a backoff).
 //
 // Memory stays bounded: a batch reads more input only while fewer than
-// 4 × Options.Concurrency of its URLs wait, for a busy host or out a
+// 4 × [Options.Concurrency] of its URLs wait, for a busy host or out a
 // backoff, so at most 5 × Concurrency URLs are read and not yet done. If
 // ctx ends, every parked URL ends at once with a [*retry.Error] whose Reason
 // is the context's error and which wraps the last attempt's error.
@@ -116,19 +126,20 @@
 //
 // # Retries
 //
-// Transient failures (network errors, resets, attempt timeouts, and status
-// 408, 425, 429, 500, 502, 503 and 504) are retried under a [retry.Policy],
-// only for requests that are safe to repeat: idempotent methods or an
-// Idempotency-Key header, with no body or a body that req.GetBody recreates.
-// A Retry-After header (seconds or any HTTP date form) sets the minimum
-// wait, capped by the policy's MaxHint and jittered. Every response body is
-// drained (up to 64 KiB) and closed so that connections are reused, and the
-// Fetcher never closes idle connections on its own.
+// Transient failures (network errors, resets, attempt timeouts, and status 408,
+// 425, 429, 500, 502, 503 and 504) are retried under a [retry.Policy]
+// ([Options.Retry], by default [DefaultRetry]), only for requests that are safe
+// to repeat: idempotent methods or an Idempotency-Key header, with no body or a
+// body that [http.Request.GetBody] recreates. A Retry-After header (seconds or
+// any HTTP date form) sets the minimum wait, capped by the policy's
+// [retry.Schedule.MaxHint] and jittered. Every response body is drained (up to
+// 64 KiB) and closed so that connections are reused, and the Fetcher never
+// closes idle connections on its own.
 //
 // # Goroutines
 //
-// New starts no goroutines. All and Stream start at most Options.Concurrency
-// goroutines each and wait for them before returning. The only goroutines
-// that may remain are the HTTP transport's idle keep-alive connections;
-// [Fetcher.CloseIdleConnections] ends them.
+// [New] starts no goroutines. [Fetcher.All] and [Fetcher.Stream] start at most
+// [Options.Concurrency] goroutines each and wait for them before returning. The
+// only goroutines that may remain are the HTTP transport's idle keep-alive
+// connections; [Fetcher.CloseIdleConnections] ends them.
 package fetch

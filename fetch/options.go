@@ -46,20 +46,12 @@ type Options struct {
 	// Hosts listed in HostLimits have their own cap instead.
 	PerHost int
 
-	// HostLimits sets the cap of particular hosts, overriding PerHost for
-	// them; other hosts keep PerHost. A key is a host name or IP address,
-	// optionally with a port: "api.example.com", "api.example.com:8443",
-	// "127.0.0.1:8080", "[::1]:8080" (an IPv6 address is bracketed, as in a
-	// URL). Host names are matched case-insensitively. A key without a port
-	// applies to that host on every port (http, https and any explicit port
-	// alike); a key with a port applies to that host and port only, where a
-	// URL without a port has the scheme's default port (80 or 443), and wins
-	// over a key without a port. Values must be >= 1; a value above
-	// Concurrency is in effect Concurrency. New rejects a malformed key
-	// (with a path, user info, or a port that is empty, not in 1-65535 or
-	// has a leading zero), a value < 1, and two keys that differ only in
-	// case. HostLimits cannot be combined with Adaptive; New rejects that.
-	// New copies the map.
+	// HostLimits gives particular hosts a cap of their own (>= 1) instead of
+	// PerHost; a cap above Concurrency is in effect Concurrency. A key is a
+	// host name or IP address, optionally with a port ("api.example.com",
+	// "127.0.0.1:8080", "[::1]:8080"); section Hosts of the package doc says
+	// how keys match and which [New] rejects. New also rejects a value < 1
+	// and HostLimits combined with Adaptive, and copies the map.
 	HostLimits map[string]int
 
 	// PerHostRate, if positive, limits the requests started per second to

@@ -11,56 +11,29 @@ import (
 	"github.com/sluicego/sluice/stream/internal/ctxerr"
 )
 
-// Run connects and serves the stream until ctx ends or a fatal error occurs,
-// and blocks until then. It dials, runs OnConnect and flushes the send
-// buffer; then, on Run's goroutine, it reads a message from the connection,
-// calls handler with it, and reads the next one only once handler has
-// returned: handler sees the messages in the order received, one at a time,
-// and receives Run's ctx. When the connection fails (a Read or Write error,
-// an unanswered ping, IdleTimeout) Run closes it (at once, with CloseNow on
-// a [ForceCloser], when the peer is deemed dead), waits the backoff delay —
-// at least the delay asked for by [retry.After] on the error, capped by
-// Backoff.MaxHint — and dials again. There is never more than one
-// connection: the old one is closed, and its watchdog goroutine and ping in
-// flight have exited, before the next dial.
-//
-// While handler runs, the connection is not read (what arrives waits in
-// the transport's buffers), and liveness checks pause: no ping is sent and
-// neither PingTimeout nor IdleTimeout can expire. When handler returns, the
-// liveness clock restarts from zero. Time spent in handler therefore never
-// counts against the peer; a dead peer is detected within Heartbeat +
-// PingTimeout, or IdleTimeout, of handler returning. Nothing is read ahead:
-// each message Read returned has been handed to handler when Run reconnects
-// or returns.
-//
-// The ctx passed to Dial stays live until that connection is torn down, so a
-// transport may tie the connection's lifetime to it, as an HTTP request body
-// is tied to its request's context. It ends earlier only if Run's ctx ends
-// or ConnectTimeout passes before the connection is up. Once it is up, the
-// end of Run's ctx first closes the connection ([Conn.Close], gracefully if
-// the transport can), which ends a Read in progress, and then ends the Dial
-// ctx; this happens also while handler runs.
-//
-// The reason each connection or attempt ended is reported to OnState and
-// in [Stats.LastError]; while ctx is live, it never matches context.Canceled
-// or context.DeadlineExceeded, whatever the transport returned (the match
-// is removed; the message, other matches, [retry.Permanent] and retry.After
-// are kept).
+// Run connects and serves the stream until ctx ends or a fatal error
+// occurs, and blocks until then. It calls handler with each message, in
+// order, one at a time, with Run's ctx, and redials with backoff when the
+// connection fails; the package doc's sections [The run loop] and
+// [Contexts] give the details.
 //
 // Run returns, with every goroutine it started stopped and the connection
 // closed:
 //   - ctx.Err(), when ctx ends (during a dial, a backoff wait, or a handler
 //     that then returns; a handler that ignores ctx delays the return);
-//   - handler's error, unchanged, when handler returns one;
-//   - the error, unchanged, of a Dial or OnConnect marked with
-//     retry.Permanent (still marked: [retry.IsPermanent] reports true);
+//   - handler's error, unchanged;
+//   - a Dial or OnConnect error marked with [retry.Permanent], unchanged
+//     and still marked ([retry.IsPermanent] reports true);
 //   - an error matching [ErrMaxFailures] and the last attempt's error, after
 //     [Options.MaxFailures] consecutive failed attempts;
-//   - [ErrRunCalled], at once, if Run was called before: a [Client] runs once.
+//   - [ErrRunCalled], at once, if Run was called before: a Client runs once.
 //
-// When Run returns, messages still in the send buffer are dropped (counted
-// in [Stats.Dropped]) and later calls to Send return [ErrClosed]. Run panics if
-// handler is nil.
+// Then messages still in the send buffer are dropped (counted in
+// [Stats.Dropped]) and Send returns [ErrClosed]. Run panics if handler is
+// nil.
+//
+// [The run loop]: https://pkg.go.dev/github.com/sluicego/sluice/stream#hdr-The_run_loop
+// [Contexts]: https://pkg.go.dev/github.com/sluicego/sluice/stream#hdr-Contexts
 func (c *Client[M]) Run(ctx context.Context, handler func(ctx context.Context, m M) error) error {
 	if handler == nil {
 		panic("stream: Run with nil handler")

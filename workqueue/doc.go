@@ -1,7 +1,9 @@
 // Package workqueue runs jobs on a fixed pool of worker goroutines fed by a
-// bounded buffer, with retries, a per-attempt timeout, a join ([Queue.Wait])
-// and a graceful or forced [Queue.Shutdown], and accounts for every job it
-// accepts. The entry point is [New]:
+// bounded buffer, with retries, a per-attempt timeout, a join and a graceful
+// or forced shutdown, and accounts for every job it accepts.
+//
+// The entry point is [New]; [Queue.Submit] adds a job, [Queue.Wait] joins
+// and [Queue.Shutdown] stops:
 //
 //	q, err := workqueue.New(func(ctx context.Context, url string) error {
 //		return fetch(ctx, url)
@@ -21,7 +23,7 @@
 //
 // # When to use Queue rather than errgroup
 //
-// Use golang.org/x/sync/errgroup for one batch of related tasks that succeed
+// Use [golang.org/x/sync/errgroup] for one batch of related tasks that succeed
 // or fail together: the first error cancels the rest and Wait returns it.
 // Use a [Queue] for a stream of independent jobs arriving over time, where one
 // job's failure does not concern the others: it applies backpressure to
@@ -46,7 +48,7 @@
 // returns once every goroutine of the queue has exited.
 //
 // Memory is bounded: [Options.Capacity] jobs in the buffer, [Options.Workers]
-// running, and at most [Options.MaxRetrying]+Workers-1 awaiting a retry, held
+// running, and at most [Options.MaxRetrying] + Workers - 1 awaiting a retry, held
 // by a single scheduler goroutine with one timer.
 //
 // Inside a handler, [Attempt](ctx) returns the attempt's number (1 for the
@@ -57,7 +59,7 @@
 // [ErrAttemptTimeout]), even if it returned nil before its context's timer
 // fired.
 //
-// A handler that panics or calls runtime.Goexit fails its attempt (see
+// A handler that panics or calls [runtime.Goexit] fails its attempt (see
 // [PanicError] and [ErrGoexit]); the worker goes on.
 //
 // [Queue.Stats] counts only accepted jobs, and its counters never go

@@ -8,7 +8,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	err = c.Run(ctx, func(ctx context.Context, ev sse.Event) error {
+//	return c.Run(ctx, func(ctx context.Context, ev sse.Event) error {
 //		return handle(ctx, ev.ID, ev.Data) // save ev.ID once handled, to resume from it
 //	})
 //

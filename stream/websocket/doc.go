@@ -9,7 +9,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	err = c.Run(ctx, func(ctx context.Context, m websocket.Message) error {
+//	return c.Run(ctx, func(ctx context.Context, m websocket.Message) error {
 //		return handle(ctx, m.Data) // called in order, one message at a time
 //	})
 //
