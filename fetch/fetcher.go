@@ -14,7 +14,7 @@ import (
 // same for every host, or set per host by [Options.HostLimits]), an optional
 // per-host rate and robots.txt politeness, retrying transient failures where
 // that is safe. It is safe for concurrent use: the caps hold across all
-// callers sharing it. Create it with New.
+// callers sharing it. Create it with [New].
 type Fetcher struct {
 	cfg       config
 	log       *slog.Logger
@@ -36,7 +36,7 @@ type Fetcher struct {
 
 // New returns a Fetcher configured by o, or an error wrapping
 // [ErrInvalidOptions] if o is out of range. New starts no goroutines; call
-// CloseIdleConnections when done with the Fetcher.
+// [Fetcher.CloseIdleConnections] when done with the Fetcher.
 func New(o Options) (*Fetcher, error) {
 	c, err := o.normalize()
 	if err != nil {

@@ -55,8 +55,9 @@ type Result struct {
 	// like the net package's timeouts, an ErrAttemptTimeout error also
 	// matches [context.DeadlineExceeded], and a context that ended during a retry's
 	// backoff gives an error matching both the context's error and the last
-	// attempt's *StatusError. Use Outcome to classify Err into exactly one
-	// category (the one Stats counts), then errors.As for details.
+	// attempt's *StatusError. Use [Result.Outcome] to classify Err into
+	// exactly one category (the one [Stats] counts), then errors.As for
+	// details.
 	Err error
 }
 

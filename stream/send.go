@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Sender writes messages. [*Client] implements it, and OnConnect receives one
+// Sender writes messages. [*Client] implements it, and [Options.OnConnect] receives one
 // that writes on the new connection directly.
 type Sender[M any] interface {
 	Send(ctx context.Context, m M) error

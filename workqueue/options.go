@@ -19,7 +19,7 @@ const (
 const DefaultMaxRetrying = 1024
 
 // Options configures a [Queue]. The zero value is valid and gives
-// runtime.GOMAXPROCS(0) workers, a buffer of as many jobs, [DefaultRetry], no
+// [runtime.GOMAXPROCS](0) workers, a buffer of as many jobs, [DefaultRetry], no
 // per-attempt timeout, no OnResult hook and no logging.
 type Options[T any] struct {
 	// Workers is the number of goroutines that call the handler, at most
@@ -37,8 +37,9 @@ type Options[T any] struct {
 	// without holding a worker or a buffer slot, and runs again; or it fails
 	// with the policy's error. Nil means [DefaultRetry] (5 attempts, 100ms
 	// doubling to 10s, full jitter); [retry.NoRetry] makes every failed
-	// attempt final. The policy is copied by New. Its Retryable and OnRetry hooks run on a
-	// worker goroutine; a panic in them fails the job with a *PanicError.
+	// attempt final. The policy is copied by [New]. Its Retryable and
+	// OnRetry hooks run on a worker goroutine; a panic in them fails the job
+	// with a [*PanicError].
 	Retry *retry.Policy
 
 	// MaxRetrying bounds the jobs awaiting a retry. While that many wait,
@@ -59,8 +60,8 @@ type Options[T any] struct {
 	// timeout.
 	AttemptTimeout time.Duration
 
-	// OnResult, if non-nil, receives the Result of every accepted job
-	// exactly once, when the job has reached its Outcome. It is called from
+	// OnResult, if non-nil, receives the [Result] of every accepted job
+	// exactly once, when the job has reached its [Outcome]. It is called from
 	// the queue's worker and retry goroutines and from the goroutine calling
 	// Shutdown, possibly concurrently, so it must be safe for concurrent use;
 	// a worker is busy until it returns, so it should not block for long. A
@@ -72,7 +73,7 @@ type Options[T any] struct {
 
 	// Logger receives the rare events worth a human's attention: handler
 	// panics and Goexits, OnResult panics, forced shutdowns. Nil means no
-	// logging (every job's outcome still reaches OnResult and Stats). Nothing
+	// logging (every job's outcome still reaches OnResult and [Stats]). Nothing
 	// is logged per successful job.
 	Logger *slog.Logger
 }
