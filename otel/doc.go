@@ -1,0 +1,2 @@
+// Package sluiceotel exports sluice's figures through OpenTelemetry.
+package sluiceotel
