@@ -24,14 +24,15 @@ import (
 )
 
 // chaosJobs is the size of the chaos runs: JSQUEUE_CHAOS_JOBS if set (the
-// issue's full run is 100000), else 10000, or 2000 with -short.
+// issue's full run is 100000), else 10000, or 2000 with -short or under the
+// race detector (which slows the worker processes too).
 func chaosJobs(t *testing.T) int {
 	if s := os.Getenv("JSQUEUE_CHAOS_JOBS"); s != "" {
 		n, err := strconv.Atoi(s)
 		require.NoError(t, err)
 		return n
 	}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		return 2000
 	}
 	return 10000

@@ -309,10 +309,11 @@ func New[T any](ctx context.Context, js jetstream.JetStream, cfg Config, handler
 	return w, nil
 }
 
-// Close stops fetching. The deliveries already held run and are settled in
-// the background; the worker's goroutines then exit. Use Shutdown to wait
-// for that, and to release the deliveries not yet started at once. Close may
-// be called more than once.
+// Close stops fetching: a pull in flight is not canceled, but what it brings
+// from then on is released at once (OutcomeReleased). The deliveries already
+// held run and are settled in the background; the worker's goroutines then
+// exit. Use Shutdown to wait for that, and to release the deliveries not yet
+// started at once. Close does not block, and may be called more than once.
 func (w *Worker[T]) Close() {
 	w.stopOne.Do(func() { close(w.stop) })
 }
@@ -470,6 +471,14 @@ func (w *Worker[T]) accept(msg jetstream.Msg, start time.Time) {
 	w.mu.Lock()
 	w.held[d] = struct{}{}
 	w.mu.Unlock()
+	select {
+	case <-w.stop:
+		// Close was called while the pull was in flight: give it back now.
+		d.state.Store(stDone)
+		w.finish(d, w.release(d, nil))
+		return
+	default:
+	}
 	// The local buffer holds every slot, so this never finds it full; the
 	// intake is closed only by this goroutine, after its last call.
 	if err := w.q.TrySubmit(d); err != nil {

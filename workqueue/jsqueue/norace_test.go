@@ -1,0 +1,5 @@
+//go:build !race
+
+package jsqueue_test
+
+const raceEnabled = false
