@@ -101,6 +101,11 @@ func NewProducer[T any](js jetstream.JetStream, cfg Config, opts ProducerOptions
 	case opts.StallWait < 0:
 		return nil, invalid("ProducerOptions.StallWait = %v, want 0 (default) or more", opts.StallWait)
 	}
+	if opts.Retry != nil {
+		if err := opts.Retry.Validate(); err != nil {
+			return nil, invalid("ProducerOptions.Retry: %w", err)
+		}
+	}
 	p := &Producer[T]{js: js, cfg: c, codec: opts.Codec, key: opts.Key, window: opts.BatchWindow, stall: opts.StallWait}
 	if p.codec == nil {
 		p.codec = JSONCodec[T]{}

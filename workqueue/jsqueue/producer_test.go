@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicego/sluice/retry"
 	"github.com/sluicego/sluice/workqueue/jsqueue"
 )
 
@@ -200,6 +201,7 @@ func TestInvalidOptions(t *testing.T) {
 		"prefetch":  {Prefetch: -2},
 		"timeout":   {AttemptTimeout: -1},
 		"heartbeat": {Heartbeat: time.Second}, // not below 90% of AckWait (1s)
+		"retry":     {Retry: &retry.Policy{MaxElapsed: -1}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := jsqueue.New(ctxT(t), js, cfg, handler, opts)
@@ -208,6 +210,9 @@ func TestInvalidOptions(t *testing.T) {
 	}
 	_, err := jsqueue.NewProducer(js, cfg, jsqueue.ProducerOptions[string]{BatchWindow: -1})
 	assert.ErrorIs(t, err, jsqueue.ErrInvalidOptions)
+	_, err = jsqueue.NewProducer(js, cfg, jsqueue.ProducerOptions[string]{Retry: &retry.Policy{MaxElapsed: -1}})
+	assert.ErrorIs(t, err, jsqueue.ErrInvalidOptions)
+	assert.ErrorIs(t, err, retry.ErrInvalidPolicy)
 	_, err = jsqueue.New(ctxT(t), js, jsqueue.Config{Stream: "NOT_PROVISIONED"}, handler, jsqueue.Options[string]{})
 	assert.ErrorIs(t, err, jetstream.ErrStreamNotFound)
 	assert.False(t, errors.Is(err, jsqueue.ErrInvalidOptions))

@@ -228,6 +228,11 @@ func New[T any](ctx context.Context, js jetstream.JetStream, cfg Config, handler
 	case opts.Heartbeat < 0:
 		return nil, invalid("Options.Heartbeat = %v, want 0 (default) or more", opts.Heartbeat)
 	}
+	if opts.Retry != nil {
+		if err := opts.Retry.Validate(); err != nil {
+			return nil, invalid("Options.Retry: %w", err)
+		}
+	}
 	cons, err := js.Consumer(ctx, c.Stream, c.Consumer)
 	if err != nil {
 		return nil, fmt.Errorf("jsqueue: consumer %s on stream %s (call Provision first): %w", c.Consumer, c.Stream, err)
@@ -290,8 +295,8 @@ func New[T any](ctx context.Context, js jetstream.JetStream, cfg Config, handler
 	w.slots = make(chan struct{}, workers+prefetch)
 	// The local queue makes one attempt per delivery: retries go through
 	// the server (NakWithDelay), decided in settle.
-	once := retry.Policy{}
-	once.Retryable = func(error) bool { return false }
+	once := *retry.NoRetry()
+	once.Retryable = func(error) bool { return false } // the error as is, not a *retry.Error
 	w.q, err = workqueue.New(w.execute, workqueue.Options[*delivery[T]]{
 		Workers:        workers,
 		Capacity:       workers + prefetch,

@@ -25,11 +25,7 @@ func testConfig() jsqueue.Config {
 
 // fastRetry retries after about d (no jitter), up to attempts attempts.
 func fastRetry(d time.Duration, attempts int) *retry.Policy {
-	p := retry.Policy{MaxAttempts: attempts}
-	p.Initial = d
-	p.Max = d
-	p.Jitter = retry.JitterNone
-	return &p
+	return &retry.Policy{Schedule: retry.Schedule{Initial: d, Max: d, Jitter: retry.JitterNone}, MaxAttempts: attempts}
 }
 
 func newProducer(t testing.TB, js jetstream.JetStream, cfg jsqueue.Config) *jsqueue.Producer[string] {
@@ -280,10 +276,9 @@ func TestPolicyExhaustedIsDeadLettered(t *testing.T) {
 	_, js := setup(t, cfg)
 	require.NoError(t, newProducer(t, js, cfg).Submit(ctxT(t), "x"))
 	res := newResults[string]()
-	once := retry.Policy{MaxAttempts: 1} // as retry.NoRetry()
 	w, err := jsqueue.New(ctxT(t), js, cfg, func(ctx context.Context, job string) error {
 		return errors.New("nope")
-	}, jsqueue.Options[string]{Workers: 1, Retry: &once, OnResult: res.add})
+	}, jsqueue.Options[string]{Workers: 1, Retry: retry.NoRetry(), OnResult: res.add})
 	require.NoError(t, err)
 	shutdown(t, w)
 	r := res.next(t, 10*time.Second)
