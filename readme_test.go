@@ -23,6 +23,10 @@ import (
 var readmeImports = map[string]string{
 	"context":   "context",
 	"errors":    "errors",
+	"expvar":    "expvar",
+	"slog":      "log/slog",
+	"os":        "os",
+	"json":      "encoding/json",
 	"fmt":       "fmt",
 	"http":      "net/http",
 	"log":       "log",
