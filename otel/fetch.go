@@ -3,12 +3,10 @@ package sluiceotel
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -127,7 +125,11 @@ func InstrumentFetch(o fetch.Options, cfg Config) fetch.Options {
 		if o.Client != nil {
 			client = *o.Client
 		} else {
-			client.Transport = fetchTransport(o)
+			t, err := fetch.DefaultTransport(o)
+			if err != nil {
+				return o // fetch.New reports the same error
+			}
+			client.Transport = t
 		}
 		base := client.Transport
 		if base == nil {
@@ -159,47 +161,6 @@ func (fi *fetchInstruments) record(r fetch.Result) {
 	}
 	if len(r.Body) > 0 {
 		fi.bytes.Add(ctx, int64(len(r.Body)), hostOnly)
-	}
-}
-
-// fetchTransport returns a transport tuned like the one fetch.New makes when
-// Options.Client is nil.
-func fetchTransport(o fetch.Options) *http.Transport {
-	conc := o.Concurrency
-	if conc == 0 {
-		conc = fetch.DefaultConcurrency
-	}
-	perHost := o.PerHost
-	if perHost == 0 {
-		perHost = fetch.DefaultPerHost
-	}
-	largest := perHost
-	for _, n := range o.HostLimits {
-		largest = max(largest, n)
-	}
-	if a := o.Adaptive; a != nil {
-		m := a.Max
-		if m == 0 {
-			m = max(int64(perHost), a.Min, a.Initial)
-		}
-		largest = int(m)
-	}
-	largest = min(largest, conc)
-	timeout := o.AttemptTimeout
-	if timeout == 0 {
-		timeout = fetch.DefaultAttemptTimeout
-	}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          max(100, conc),
-		MaxIdleConnsPerHost:   largest,
-		MaxConnsPerHost:       largest,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
 	}
 }
 
