@@ -83,9 +83,8 @@ type fetchInstruments struct {
 //     OnResult already set, if any;
 //   - with a TracerProvider, o.Client's Transport is wrapped by
 //     [WrapTransport], on a copy of the Client. When o.Client is nil, a
-//     Client is made with a transport tuned as fetch.New tunes its own (idle
-//     connections and connections per host up to the largest per-host cap,
-//     dial, TLS and response header timeouts).
+//     Client is made with [fetch.DefaultTransport], the transport fetch.New
+//     would build.
 //
 // Metrics recorded per Result (see the package doc for the list):
 // sluice.fetch.request.duration, sluice.fetch.request.wait,
