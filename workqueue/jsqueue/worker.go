@@ -175,15 +175,13 @@ type Worker[T any] struct {
 	mu   sync.Mutex
 	held map[*delivery[T]]struct{}
 
-	stop        chan struct{} // closed by Close: stop fetching
-	stopOne     sync.Once
-	fetchCtx    context.Context
-	fetchCancel context.CancelFunc
-	fetchDone   chan struct{}
-	keeperStop  chan struct{}
-	keeperOne   sync.Once
-	keeperDone  chan struct{}
-	noBeats     atomic.Bool // tests only: send no heartbeats
+	stop       chan struct{} // closed by Close: stop fetching
+	stopOne    sync.Once
+	fetchDone  chan struct{}
+	keeperStop chan struct{}
+	keeperOne  sync.Once
+	keeperDone chan struct{}
+	noBeats    atomic.Bool // tests only: send no heartbeats
 
 	stats struct {
 		fetched, running, succeeded, failed, retrying, released, abandoned atomic.Int64
@@ -308,14 +306,13 @@ func New[T any](ctx context.Context, js jetstream.JetStream, cfg Config, handler
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	w.fetchCtx, w.fetchCancel = context.WithCancel(context.Background())
 	go w.fetch()
 	go w.keep()
 	return w, nil
 }
 
 // Close stops fetching: a pull in flight is not canceled, but what it brings
-// from then on is released at once (OutcomeReleased). The deliveries already
+// from then on is released (OutcomeReleased) as soon as it ends. The deliveries already
 // held run and are settled in the background; the worker's goroutines then
 // exit. Use Shutdown to wait for that, and to release the deliveries not yet
 // started at once. Close does not block, and may be called more than once.
@@ -323,8 +320,9 @@ func (w *Worker[T]) Close() {
 	w.stopOne.Do(func() { close(w.stop) })
 }
 
-// Shutdown stops fetching, releases at once every delivery fetched but not
-// started (Nak without delay: OutcomeReleased, so it runs elsewhere now
+// Shutdown stops fetching (it waits for a pull in flight to end, at most
+// about two seconds, even if ctx ends), releases at once every delivery
+// fetched but not started (Nak without delay: OutcomeReleased, so it runs elsewhere now
 // rather than after AckWait), and waits for the running handlers to return
 // and their deliveries to be settled, keeping their leases meanwhile. Then
 // it returns nil, after every goroutine of the worker has exited and the
@@ -339,17 +337,11 @@ func (w *Worker[T]) Close() {
 // Shutdown may be called more than once; a handler must not call it.
 func (w *Worker[T]) Shutdown(ctx context.Context) error {
 	w.Close()
-	select {
-	case <-w.fetchDone:
-	case <-ctx.Done():
-		w.fetchCancel()
-		<-w.fetchDone
-	}
+	<-w.fetchDone // within the fetch wait (at most 1s) plus 1s
 	w.releaseQueued()
 	qerr := w.q.Shutdown(ctx)
 	w.keeperOne.Do(func() { close(w.keeperStop) })
 	<-w.keeperDone
-	w.fetchCancel()
 	fctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := w.nc.FlushWithContext(fctx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
@@ -436,27 +428,36 @@ func (w *Worker[T]) freeSlots(n int) {
 // got.
 func (w *Worker[T]) fetchBatch(n int) (int, error) {
 	start := time.Now() // no delivery of this pull was sent before it
-	ctx, cancel := context.WithTimeout(w.fetchCtx, w.fetchWait)
-	defer cancel()
-	batch, err := w.cons.Fetch(n, jetstream.FetchContext(ctx))
+	// Not FetchContext: when its context ends, nats.go drops deliveries
+	// already received, which then wait out AckWait. With FetchMaxWait the
+	// pull ends with the server's timeout status, after every delivery.
+	batch, err := w.cons.Fetch(n, jetstream.FetchMaxWait(w.fetchWait))
 	if err != nil {
 		return 0, err
 	}
 	got := 0
+	var late []*delivery[T]
 	for msg := range batch.Messages() {
 		got++
-		w.accept(msg, start)
+		if d := w.accept(msg, start); d != nil {
+			late = append(late, d)
+		}
+	}
+	// Released only now that the pull has ended: released while it was open,
+	// a delivery would come straight back to it, using up deliveries.
+	for _, d := range late {
+		w.finish(d, w.release(d, nil))
 	}
 	err = batch.Error()
-	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages)) {
+	if err != nil && (errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages)) {
 		err = nil
 	}
 	return got, err
 }
 
-// accept takes in one fetched message, whose pull started at start.
-func (w *Worker[T]) accept(msg jetstream.Msg, start time.Time) {
+// accept takes in one fetched message, whose pull started at start. It
+// returns the delivery if Close was called meanwhile: the caller releases it.
+func (w *Worker[T]) accept(msg jetstream.Msg, start time.Time) *delivery[T] {
 	w.stats.fetched.Add(1)
 	d := &delivery[T]{msg: msg, leaseEnd: start.Add(w.lease), lastBeat: start}
 	if meta, err := msg.Metadata(); err == nil {
@@ -478,10 +479,9 @@ func (w *Worker[T]) accept(msg jetstream.Msg, start time.Time) {
 	w.mu.Unlock()
 	select {
 	case <-w.stop:
-		// Close was called while the pull was in flight: give it back now.
+		// Close was called while the pull was in flight: give it back.
 		d.state.Store(stDone)
-		w.finish(d, w.release(d, nil))
-		return
+		return d
 	default:
 	}
 	// The local buffer holds every slot, so this never finds it full; the
@@ -492,6 +492,7 @@ func (w *Worker[T]) accept(msg jetstream.Msg, start time.Time) {
 			w.finish(d, w.release(d, err))
 		}
 	}
+	return nil
 }
 
 // execute is the local queue's handler.
