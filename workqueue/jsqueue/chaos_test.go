@@ -151,8 +151,13 @@ type chaosRun struct {
 	cfg    jsqueue.Config
 }
 
-func newChaosRun(t *testing.T) *chaosRun {
+// newChaosRun starts a broker and provisions chaosConfig() on it, with the
+// given AckWait if positive (workers read it from the server).
+func newChaosRun(t *testing.T, ackWait time.Duration) *chaosRun {
 	r := &chaosRun{t: t, dir: t.TempDir(), port: freePort(t), cfg: chaosConfig()}
+	if ackWait > 0 {
+		r.cfg.AckWait = ackWait
+	}
 	r.url = "nats://127.0.0.1:" + strconv.Itoa(r.port)
 	r.startBroker()
 	nc, err := nats.Connect(r.url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
@@ -253,7 +258,7 @@ func (r *chaosRun) waitRecords(k uint64) {
 
 func TestChaosWorkerKilled(t *testing.T) {
 	n := chaosJobs(t)
-	r := newChaosRun(t)
+	r := newChaosRun(t, 0)
 	start := time.Now()
 	r.submit(n)
 	submitted := time.Since(start)
@@ -285,7 +290,7 @@ func TestChaosWorkerKilled(t *testing.T) {
 
 func TestChaosBrokerKilled(t *testing.T) {
 	n := chaosJobs(t)
-	r := newChaosRun(t)
+	r := newChaosRun(t, 0)
 	start := time.Now()
 	r.submit(n)
 	workers := []*child{r.startWorker("worker-0"), r.startWorker("worker-1"), r.startWorker("worker-2")}
@@ -313,7 +318,7 @@ func TestChaosPoisonJobCrashesItsWorkers(t *testing.T) {
 	// workers are restarted, as a supervisor would. (A crash also uses up a
 	// delivery of every other job the process held, so the poison job is
 	// submitted once the others are done; see the package doc.)
-	r := newChaosRun(t)
+	r := newChaosRun(t, 500*time.Millisecond)
 	p, err := jsqueue.NewProducer(r.js, r.cfg, jsqueue.ProducerOptions[chaosJob]{Key: func(j chaosJob) string { return "job-" + strconv.Itoa(j.N) }})
 	require.NoError(t, err)
 	for i := range 10 {
