@@ -103,7 +103,7 @@
 // with the job's stream_seq in the JSON), so they are not lost, whether or
 // not a worker was up. A job that fails its last allowed delivery by
 // returning an error is dead-lettered by the worker itself, before the
-// server gives up on it.
+// server gives up on it. [ParseDeadLetter] reads either kind of dead letter.
 //
 // # Memory
 //

@@ -240,6 +240,12 @@ func TestPermanentErrorIsDeadLettered(t *testing.T) {
 	assert.Equal(t, r.Delivery.ID, dl[0].Header.Get(jsqueue.HeaderID))
 	assert.Equal(t, "1", dl[0].Header.Get(jsqueue.HeaderAttempts))
 	assert.Equal(t, int32(1), calls.Load())
+	parsed, err := jsqueue.ParseDeadLetter(dl[0].Subject, dl[0].Header, dl[0].Data)
+	require.NoError(t, err)
+	assert.Equal(t, jsqueue.DeadLetter{
+		ID: r.Delivery.ID, Stream: "JOBS", StreamSeq: 1, Attempts: 1, Err: "bad job second line",
+		Data: dl[0].Data, Header: dl[0].Header,
+	}, parsed)
 }
 
 func TestMaxDeliverIsDeadLetteredByTheWorker(t *testing.T) {
@@ -323,6 +329,11 @@ func TestServerMaxDeliveriesAdvisoryIsCaptured(t *testing.T) {
 	assert.Equal(t, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.workers", dl.Subject)
 	assert.Contains(t, string(dl.Data), `"stream_seq":1`)
 	assert.Equal(t, uint64(1), streamMsgs(t, js, cfg.Stream), "the job itself stays in the work stream")
+	parsed, err := jsqueue.ParseDeadLetter(dl.Subject, dl.Header, dl.Data)
+	require.NoError(t, err)
+	assert.Equal(t, jsqueue.DeadLetter{Advisory: true, Stream: "JOBS", StreamSeq: 1, Attempts: 2}, parsed)
+	_, err = jsqueue.ParseDeadLetter("jsqueue.JOBS.dead", nil, []byte("x"))
+	assert.ErrorIs(t, err, jsqueue.ErrNotDeadLetter)
 }
 
 func TestLateSettleIsNeverSent(t *testing.T) {
