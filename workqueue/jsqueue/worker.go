@@ -311,22 +311,23 @@ func New[T any](ctx context.Context, js jetstream.JetStream, cfg Config, handler
 	return w, nil
 }
 
-// Close stops fetching: a pull in flight is not canceled, but what it brings
-// from then on is released (OutcomeReleased) as soon as it ends. The deliveries already
-// held run and are settled in the background; the worker's goroutines then
-// exit. Use Shutdown to wait for that, and to release the deliveries not yet
-// started at once. Close does not block, and may be called more than once.
+// Close stops fetching: a pull in flight is not canceled, but what it
+// brings from then on is released (OutcomeReleased) as soon as it ends. The
+// deliveries already held run and are settled in the background; the
+// worker's goroutines then exit. Use Shutdown to wait for that, and to
+// release at once the deliveries not yet started. Close does not block, and
+// may be called more than once.
 func (w *Worker[T]) Close() {
 	w.stopOne.Do(func() { close(w.stop) })
 }
 
 // Shutdown stops fetching (it waits for a pull in flight to end, at most
 // about two seconds, even if ctx ends), releases at once every delivery
-// fetched but not started (Nak without delay: OutcomeReleased, so it runs elsewhere now
-// rather than after AckWait), and waits for the running handlers to return
-// and their deliveries to be settled, keeping their leases meanwhile. Then
-// it returns nil, after every goroutine of the worker has exited and the
-// settles were flushed to the server.
+// fetched but not started (Nak without delay: OutcomeReleased, so that it
+// runs elsewhere now rather than after AckWait), and waits for the running
+// handlers to return and their deliveries to be settled, keeping their
+// leases meanwhile. Then it returns nil, after every goroutine of the worker
+// has exited and the settles were flushed to the server.
 //
 // If ctx ends first, Shutdown cancels the running handlers' contexts; a
 // handler that then returns an error, or overruns its AttemptTimeout, is
