@@ -96,7 +96,10 @@ func parse(r io.Reader) ([]*sample, error) {
 // peer's must not exceed maxRatio, and sluice's allocs/op must not exceed
 // maxAllocs (negative: not checked). peer "*" means every other implementation
 // in the same case except those listed in except. A target with a metric
-// instead bounds the median of sluice's own custom metric by maxMetric.
+// and no peer instead bounds the median of sluice's own custom metric by
+// maxMetric; with a metric and a peer, it bounds the ratio of the two medians
+// of that metric by maxRatio or, when diff is set, their difference by
+// maxMetric. An info target is printed with its ratio but never missed.
 type target struct {
 	area, kase, peer string
 	except           []string
@@ -104,6 +107,8 @@ type target struct {
 	maxAllocs        float64
 	metric           string
 	maxMetric        float64
+	diff             bool
+	info             bool
 	says             string
 }
 
@@ -118,6 +123,18 @@ var targets = []target{
 	{area: "FetchMix", kase: "5k-mix-c64", metric: "batch/slowest", maxMetric: 1.2, says: "batch wall time ≤ 1.2× its slowest URL's own time"},
 	{area: "WebSocket", kase: "128B", peer: "raw-coder", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the raw read loop"},
 	{area: "WebSocket", kase: "4KiB", peer: "raw-coder", maxRatio: 1 / 0.9, maxAllocs: -1, says: "≥ 0.9× the raw read loop"},
+	{area: "Streams", kase: "ws", peer: "raw-coder", metric: "B/client", maxRatio: 1.25, says: "≤ 1.25× the raw loop's memory per idle client"},
+	{area: "Streams", kase: "ws", peer: "raw-coder", metric: "goroutines/client", diff: true, maxMetric: 1, says: "≤ 1 goroutine per client above the raw loop"},
+	{area: "Streams", kase: "ws", peer: "raw-coder", metric: "cpu-ns/msg", info: true, says: "CPU per message under a broadcast (no target)"},
+	{area: "Streams", kase: "ws", metric: "max-bucket-%", maxMetric: 10, says: "reconnect wave spread over the 1s backoff window: no 50ms bucket holds > 10% of the clients (uniform: 5%)"},
+	{area: "Streams", kase: "sse", peer: "raw-nethttp", metric: "B/client", maxRatio: 1.25, says: "≤ 1.25× the raw loop's memory per idle client"},
+	{area: "Streams", kase: "sse", peer: "raw-nethttp", metric: "goroutines/client", diff: true, maxMetric: 1, says: "≤ 1 goroutine per client above the raw loop"},
+	{area: "Streams", kase: "sse", peer: "raw-nethttp", metric: "cpu-ns/msg", info: true, says: "CPU per message under a broadcast (no target)"},
+	{area: "Streams", kase: "sse", metric: "max-bucket-%", maxMetric: 10, says: "reconnect wave spread over the 1s backoff window: no 50ms bucket holds > 10% of the clients (uniform: 5%)"},
+	{area: "Scraper", kase: "5k-mix-c64", peer: "aiohttp-tutorial", maxRatio: 0.7, maxAllocs: -1, says: "wall time ≤ 0.7× the tutorial's aiohttp scraper"},
+	{area: "Scraper", kase: "5k-mix-c64", peer: "aiohttp-tutorial", metric: "cpu-ms", maxRatio: 0.35, says: "CPU time ≤ 0.35× the tutorial's aiohttp scraper"},
+	{area: "Scraper", kase: "5k-mix-c64", peer: "aiohttp-tutorial", metric: "maxrss-MB", info: true, says: "peak RSS (no target)"},
+	{area: "Scraper", kase: "5k-mix-c64", peer: "aiohttp-tutorial", metric: "conns", info: true, says: "connections opened (no target)"},
 }
 
 // check returns one line per target that applies to the samples, and whether
@@ -136,6 +153,37 @@ func check(samples []*sample) ([]string, bool) {
 	for _, t := range targets {
 		me := find(t.area, t.kase, "sluice")
 		if me == nil {
+			continue
+		}
+		if t.metric != "" && t.peer != "" {
+			peer := find(t.area, t.kase, t.peer)
+			if peer == nil {
+				continue
+			}
+			v, have := me.metrics[t.metric]
+			pv, peerHas := peer.metrics[t.metric]
+			if !have || !peerHas {
+				continue
+			}
+			mine, theirs := median(v), median(pv)
+			var detail string
+			bad := false
+			if t.diff {
+				detail = fmt.Sprintf("%s %s vs %s %s, %+.3g", t.metric, num(mine), t.peer, num(theirs), mine-theirs)
+				bad = mine-theirs > t.maxMetric
+			} else {
+				detail = fmt.Sprintf("%s %s vs %s %s, %.2f×", t.metric, num(mine), t.peer, num(theirs), mine/theirs)
+				bad = mine/theirs > t.maxRatio
+			}
+			verdict := "met"
+			switch {
+			case t.info:
+				verdict = "info"
+			case bad:
+				verdict = "MISSED"
+				ok = false
+			}
+			lines = append(lines, fmt.Sprintf("%-7s %s %s: %s (%s)", verdict, t.area, t.kase, t.says, detail))
 			continue
 		}
 		if t.metric != "" {
@@ -229,6 +277,14 @@ func table(w io.Writer, samples []*sample) {
 	}
 }
 
+// num prints a metric: whole numbers from 100 up, 3 significant digits below.
+func num(v float64) string {
+	if v >= 100 || v <= -100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
 func human(ns float64) string {
 	switch {
 	case ns >= 1e9:
@@ -244,6 +300,7 @@ func human(ns float64) string {
 
 func main() {
 	svgPath := flag.String("svg", "", "write the workqueue throughput chart to this file")
+	scalingPath := flag.String("scaling-svg", "", "write the scaling curve chart (Scaling area) to this file")
 	title := flag.String("title", "", "a line naming the machine and date, printed above the tables and in the chart")
 	flag.Parse()
 	samples, err := parse(os.Stdin)
@@ -267,6 +324,12 @@ func main() {
 	}
 	if *svgPath != "" {
 		if err := os.WriteFile(*svgPath, []byte(chart(samples, *title)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(2)
+		}
+	}
+	if *scalingPath != "" {
+		if err := os.WriteFile(*scalingPath, []byte(scalingChart(samples, *title)), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(2)
 		}

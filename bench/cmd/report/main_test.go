@@ -57,3 +57,38 @@ func TestParseMediansAndTargets(t *testing.T) {
 	assert.Contains(t, svg, "<svg")
 	assert.Contains(t, svg, "8 workers")
 }
+
+const streamsOut = `BenchmarkStreams/ws/sluice-2     1  3771103531 ns/op  30000 B/client  2 goroutines/client  2466 cpu-ns/msg  6 max-bucket-%
+BenchmarkStreams/ws/raw-coder-2  1  2447972602 ns/op  25000 B/client  1 goroutines/client  3079 cpu-ns/msg  67 max-bucket-%
+`
+
+func TestMetricRatioTargets(t *testing.T) {
+	samples, err := parse(strings.NewReader(streamsOut))
+	require.NoError(t, err)
+	lines, ok := check(samples)
+	assert.True(t, ok, "%v", lines)
+	all := strings.Join(lines, "\n")
+	assert.Contains(t, all, "met     Streams ws: ≤ 1.25× the raw loop's memory per idle client (B/client 30000 vs raw-coder 25000, 1.20×)")
+	assert.Contains(t, all, "goroutines/client 2 vs raw-coder 1, +1")
+	assert.Contains(t, all, "info    Streams ws: CPU per message")
+
+	missed, _ := parse(strings.NewReader(strings.Replace(streamsOut, "2 goroutines/client", "2.5 goroutines/client", 1)))
+	lines, ok = check(missed)
+	assert.False(t, ok)
+	assert.Contains(t, strings.Join(lines, "\n"), "MISSED  Streams ws: ≤ 1 goroutine")
+}
+
+func TestScalingChart(t *testing.T) {
+	samples, err := parse(strings.NewReader(`BenchmarkScaling/fetch-c1/sluice-2  100  1100000 ns/op
+BenchmarkScaling/fetch-c1/nethttp-2  100  1050000 ns/op
+BenchmarkScaling/fetch-c2/sluice-2  100  550000 ns/op
+BenchmarkScaling/fetch-c2/nethttp-2  100  540000 ns/op
+BenchmarkScaling/workqueue-w1/sluice-2  100  10500 ns/op
+BenchmarkScaling/workqueue-w1/channel-2  100  10400 ns/op
+`))
+	require.NoError(t, err)
+	svg := scalingChart(samples, "test machine")
+	assert.Contains(t, svg, "<polyline")
+	assert.Contains(t, svg, "nethttp, 2: 1852/s")
+	assert.Contains(t, svg, "channel, 1: 96154/s")
+}
