@@ -208,14 +208,14 @@ func (p *Producer[T]) SubmitBatch(ctx context.Context, jobs []T) error {
 			futures = append(futures, f)
 		}
 		for i, f := range futures {
-			var err error
+			err := errRepublish
 			if f != nil {
 				err = p.awaitFuture(ctx, f)
-			} else {
-				err = errRepublish
 			}
 			if err != nil {
-				if ctx.Err() == nil {
+				if cerr := ctx.Err(); cerr != nil {
+					err = fmt.Errorf("jsqueue: publish: %w", cerr)
+				} else {
 					err = p.publish(ctx, msgs[i], true)
 				}
 				if err != nil {
