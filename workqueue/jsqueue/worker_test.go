@@ -3,6 +3,7 @@ package jsqueue_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -519,4 +520,62 @@ func TestCloseLetsHeldJobsFinish(t *testing.T) {
 		require.NoError(t, m.Ack())
 	}
 	assert.Equal(t, 1, n)
+}
+
+func TestHeldDeliveriesAreBoundedByWorkersPlusPrefetch(t *testing.T) {
+	cfg := testConfig()
+	cfg.AckWait = time.Minute
+	_, js := setup(t, cfg)
+	p, err := jsqueue.NewProducer(js, cfg, jsqueue.ProducerOptions[int]{})
+	require.NoError(t, err)
+	jobs := make([]int, 50)
+	require.NoError(t, p.SubmitBatch(ctxT(t), jobs))
+	release := make(chan struct{})
+	w, err := jsqueue.New(ctxT(t), js, cfg, func(ctx context.Context, job int) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}, jsqueue.Options[int]{Workers: 2, Prefetch: 3})
+	require.NoError(t, err)
+	shutdown(t, w)
+	defer close(release)
+	cons, err := js.Consumer(ctxT(t), cfg.Stream, "workers")
+	require.NoError(t, err)
+	// Called from require.Never's goroutine, which may outlive the test by
+	// one tick: no require, no test-scoped context.
+	ackPending := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return -1
+		}
+		return info.NumAckPending
+	}
+	require.Eventually(t, func() bool { return w.Stats().Held == 5 && w.Stats().Running == 2 }, 10*time.Second, time.Millisecond)
+	// Over several pulls' time, neither the worker nor the server counts more.
+	require.Never(t, func() bool { return w.Stats().Held > 5 || ackPending() > 5 }, time.Second, 20*time.Millisecond)
+	assert.Equal(t, 5, ackPending())
+}
+
+// upperCodec is a Codec that is not JSON.
+type upperCodec struct{}
+
+func (upperCodec) Encode(s string) ([]byte, error) { return []byte(strings.ToUpper(s)), nil }
+func (upperCodec) Decode(b []byte) (string, error) { return string(b), nil }
+
+func TestCustomCodec(t *testing.T) {
+	cfg := testConfig()
+	_, js := setup(t, cfg)
+	p, err := jsqueue.NewProducer(js, cfg, jsqueue.ProducerOptions[string]{Codec: upperCodec{}})
+	require.NoError(t, err)
+	require.NoError(t, p.Submit(ctxT(t), "hello"))
+	res := newResults[string]()
+	w, err := jsqueue.New(ctxT(t), js, cfg, func(ctx context.Context, job string) error { return nil },
+		jsqueue.Options[string]{Workers: 1, Codec: upperCodec{}, OnResult: res.add})
+	require.NoError(t, err)
+	shutdown(t, w)
+	assert.Equal(t, "HELLO", res.next(t, 10*time.Second).Job)
 }
