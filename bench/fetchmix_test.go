@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type mixServer struct {
 	hosts [3]*httptest.Server
 	mu    sync.Mutex
 	asked map[string]bool // busy paths asked once already
+	conns atomic.Int64    // connections accepted, all hosts
 }
 
 func newMixServer(tb testing.TB) *mixServer {
@@ -81,7 +83,13 @@ func newMixServer(tb testing.TB) *mixServer {
 		_, _ = io.WriteString(w, page)
 	})
 	for i := range m.hosts {
-		m.hosts[i] = httptest.NewServer(h)
+		m.hosts[i] = httptest.NewUnstartedServer(h)
+		m.hosts[i].Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				m.conns.Add(1)
+			}
+		}
+		m.hosts[i].Start()
 		tb.Cleanup(m.hosts[i].Close)
 	}
 	return m

@@ -267,7 +267,7 @@ func table(w io.Writer, samples []*sample) {
 			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s |", s.kase, s.impl, human(s.nsMedian()), s.allocsMedian(), ratio)
 			for _, u := range units {
 				if v, ok := s.metrics[u]; ok {
-					fmt.Fprintf(w, " %.4g |", median(v))
+					fmt.Fprintf(w, " %s |", num(median(v)))
 				} else {
 					fmt.Fprint(w, " — |")
 				}
