@@ -20,6 +20,9 @@
 //     ([NewKeyedDelay]).
 //   - [AIMD] ([NewAIMD]): a cap that grows additively on success and shrinks
 //     multiplicatively on overload (429, 503, timeouts).
+//   - [Breaker] ([NewBreaker]), [KeyedBreaker] ([NewKeyedBreaker]): a
+//     circuit breaker, alone or per key, that fails fast while a dependency
+//     is down.
 //
 // # Bounds
 //
@@ -27,6 +30,37 @@
 // [context.Context] and returns when it ends. Maps keyed by caller-supplied
 // keys stay bounded: a key's entry is removed when the key goes idle, during
 // calls the caller already makes, never by a background sweeper.
+//
+// # Circuit breakers
+//
+// A [Breaker] is closed while calls succeed: each call takes a [Permit]
+// from [Breaker.Allow] and reports its result with [Permit.Done], or
+// [Breaker.Do] does both around a function. Failures trip it open, by
+// either rule of [BreakerOptions]: ConsecutiveFailures in a row (5 by
+// default), or a FailureRate over a sliding Window once it holds MinCalls
+// calls. Open, it rejects every call at once with an [*OpenError] that
+// matches [ErrBreakerOpen] and says until when, for a cool-down of
+// CoolDown plus up to 20% jitter. Then it is half-open: HalfOpenProbes
+// calls go through; if all succeed it closes, and the first failure opens
+// it again for a new cool-down. A Permit taken before a change of state is
+// ignored when it reports.
+//
+//	b, err := limit.NewBreaker(limit.BreakerOptions{FailureRate: 0.5})
+//	...
+//	err = b.Do(ctx, func(ctx context.Context) error { return callDependency(ctx) })
+//	if errors.Is(err, limit.ErrBreakerOpen) {
+//		// failed fast: the dependency was not called
+//	}
+//
+// States change during calls (Allow, Done, State, Stats) by the clock:
+// there is no timer and no goroutine. The closed path (Allow, then Done)
+// takes no lock and allocates nothing. OnStateChange reports every change
+// in order, with no lock held. A [KeyedBreaker] keeps one breaker per key
+// (per host) and forgets a key's breaker once it is idle and not cooling
+// down. To keep a work queue from hammering a dependency that is down,
+// return the breaker's error wrapped in retry.After(err,
+// time.Until(openErr.Until)): the job waits out the cool-down without
+// holding a worker (see the workqueue example of [Breaker]).
 //
 // # Compared with golang.org/x/sync/semaphore
 //
