@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/sluicego/sluice/internal/clock"
 	"github.com/sluicego/sluice/retry"
 )
 
@@ -345,7 +346,7 @@ func (p *Producer[T]) publish(ctx context.Context, msg *nats.Msg, wait bool) err
 		default:
 			return fmt.Errorf("jsqueue: publish: %w", err)
 		}
-		if serr := sleep(ctx, pause); serr != nil {
+		if serr := clock.Sleep(ctx, pause); serr != nil {
 			if isFull(err) {
 				return fmt.Errorf("%w: %w", ErrFull, serr)
 			}
@@ -397,19 +398,4 @@ func transient(err error) bool {
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
