@@ -49,20 +49,24 @@ func (f *Fetcher) release(releaseHost func()) {
 // not), and the attempt's error (with a retry.After hint for a Retry-After
 // header). key and robots are req's host's; each hop's host is checked
 // against its robots.txt here.
-func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n int, robots *robotsEntry) (res Result, sent time.Time, err error) {
+//
+// In mode m other than buffered, the last response may be held (see
+// [mode]): it is returned unread, its body a [*heldBody] that owns the
+// attempt's slots, and the caller must close it.
+func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n int, robots *robotsEntry, m mode) (res Result, sent time.Time, held *http.Response, err error) {
 	res.Attempts = n - 1
-	var c chain
+	c := chain{mode: m}
 	var next *http.Request // the redirect hop to send, nil for req itself
 	for {
 		if next, err = f.hop(ctx, req, &c, next, key, n, robots, &res); next == nil {
-			return res, c.sent, err
+			return res, c.sent, c.held, err
 		}
 		// Nothing is held between hops: the next host's robots.txt, slot,
 		// rate and Crawl-delay are waited for like a first request's.
 		key, robots = hostKey(next.URL), nil
 		if f.robots != nil {
 			if robots, err = f.robots.check(ctx, next.URL, key); err != nil {
-				return res, c.sent, fmt.Errorf("fetch: following a redirect: %w", err)
+				return res, c.sent, nil, fmt.Errorf("fetch: following a redirect: %w", err)
 			}
 		}
 	}
@@ -79,11 +83,14 @@ func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *ht
 	if err != nil {
 		return nil, err
 	}
-	defer f.release(releaseHost)
-
 	// The timeout starts now that the slots are held, not while waiting.
 	actx, cancel := context.WithTimeout(ctx, f.cfg.AttemptTimeout)
-	defer cancel()
+	defer func() {
+		if c.held == nil { // else the held body gives them back
+			cancel()
+			f.release(releaseHost)
+		}
+	}()
 	var out *http.Request
 	if next == nil {
 		out, err = f.prepare(actx, req, n)
@@ -119,6 +126,19 @@ func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *ht
 	if next != nil {
 		res.FinalURL = out.URL.String()
 	}
+	if c.mode == transported {
+		// net/http's Client follows redirects and reads non-2xx bodies
+		// itself: the response goes back unread, with the error that
+		// lets the retry loop decide (nil for 2xx and redirects).
+		err = heldStatusError(out, resp)
+		if err == nil && resp.ContentLength > f.cfg.MaxBodyBytes {
+			drainAndClose(resp.Body)
+			return nil, tooLarge(resp.ContentLength, f.cfg.MaxBodyBytes)
+		}
+		f.feedback(key, err)
+		c.held = f.hold(resp, actx, cancel, releaseHost)
+		return nil, err
+	}
 	if isRedirect(resp.StatusCode) {
 		if c.ireq == nil {
 			c.ireq, c.header = req, out.Header
@@ -139,6 +159,15 @@ func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *ht
 		err = f.statusError(out, resp)
 		f.feedback(key, err)
 		return nil, err
+	}
+	if c.mode == opened {
+		if resp.ContentLength > f.cfg.MaxBodyBytes {
+			drainAndClose(resp.Body)
+			return nil, tooLarge(resp.ContentLength, f.cfg.MaxBodyBytes)
+		}
+		f.feedback(key, nil)
+		c.held = f.hold(resp, actx, cancel, releaseHost)
+		return nil, nil
 	}
 	if out.Method == http.MethodHead {
 		res.Body = []byte{}

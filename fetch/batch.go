@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"iter"
+	"net/http"
 )
 
 // All fetches every URL with GET and returns their Results in input order,
@@ -25,20 +26,7 @@ import (
 // host or out a backoff), All reads no further in urls; see the package
 // documentation, "Batches".
 func (f *Fetcher) All(ctx context.Context, urls []string) []Result {
-	results := make([]Result, len(urls))
-	i := 0
-	next := func() (string, bool) {
-		if i == len(urls) {
-			return "", false
-		}
-		i++
-		return urls[i-1], true
-	}
-	f.runBatch(ctx, next, func(r Result) bool {
-		results[r.Index] = r
-		return true
-	})
-	return results
+	return all(ctx, f, urls, urlInput)
 }
 
 // Stream fetches the URLs of urls with GET and yields their Results as they
@@ -65,9 +53,72 @@ func (f *Fetcher) All(ctx context.Context, urls []string) []Result {
 // the remaining URLs are still yielded, each failing at once with the
 // context's error.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
+	return stream(ctx, f, urls, urlInput)
+}
+
+// AllRequests sends every request of reqs like [Fetcher.Do] and returns
+// their Results in input order, one per request, once all are final, with
+// the guarantees of [Fetcher.All]: at most [Options.Concurrency] requests in
+// progress, on as many goroutines, all exited when it returns; a host at its
+// cap holds up only its own requests; a request waiting out a retry's backoff
+// holds no goroutine, slot or share of Concurrency; bounded read-ahead.
+// Result.URL is the request's URL.
+//
+// Each request is sent as Do would send it (its method, header and body;
+// retried only if safe to repeat, see Do; redirects followed hop by hop),
+// and ends when ctx or its own context ends. A request whose own context
+// ends while it waits out a backoff ends when the backoff is over. A nil or
+// invalid request fails with [ErrInvalidRequest]. The batch does not
+// modify the requests; it does not close the bodies of requests it never
+// sent.
+func (f *Fetcher) AllRequests(ctx context.Context, reqs []*http.Request) []Result {
+	return all(ctx, f, reqs, requestInput)
+}
+
+// StreamRequests sends the requests of reqs as [Fetcher.AllRequests] does,
+// and yields their Results as they complete, with [Result.Index] giving
+// each request's position in reqs, under the guarantees of [Fetcher.Stream]:
+// reqs is pulled lazily with bounded memory, and breaking out of the loop
+// cancels the requests in progress, drops those not started, stops pulling
+// reqs, and returns only once every goroutine it started has exited.
+func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
+	return stream(ctx, f, reqs, requestInput)
+}
+
+func urlInput(u string) input            { return input{url: u} }
+func requestInput(r *http.Request) input { return input{req: r} }
+
+// all runs a batch over items, each made an input by in, and returns the
+// Results in input order: All and AllRequests.
+func all[T any](ctx context.Context, f *Fetcher, items []T, in func(T) input) []Result {
+	results := make([]Result, len(items))
+	i := 0
+	next := func() (input, bool) {
+		if i == len(items) {
+			return input{}, false
+		}
+		i++
+		return in(items[i-1]), true
+	}
+	f.runBatch(ctx, next, func(r Result) bool {
+		results[r.Index] = r
+		return true
+	})
+	return results
+}
+
+// stream runs a batch over items, each made an input by in, yielding the
+// Results as they complete: Stream and StreamRequests.
+func stream[T any](ctx context.Context, f *Fetcher, items iter.Seq[T], in func(T) input) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
-		next, stop := iter.Pull(urls)
+		next, stop := iter.Pull(items)
 		defer stop()
-		f.runBatch(ctx, next, yield)
+		f.runBatch(ctx, func() (input, bool) {
+			item, ok := next()
+			if !ok {
+				return input{}, false
+			}
+			return in(item), true
+		}, yield)
 	}
 }

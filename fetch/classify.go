@@ -37,6 +37,19 @@ func (f *Fetcher) statusError(req *http.Request, resp *http.Response) error {
 	return httpx.WithRetryAfter(se, resp.StatusCode, resp.Header)
 }
 
+// heldStatusError returns nil for a 2xx or a redirect (3xx with a
+// Location), else resp's [*StatusError], marked with its Retry-After wait as
+// statusError does, but without reading the body: the body goes to the
+// caller of the Transport, so the error has no Body snippet.
+func heldStatusError(req *http.Request, resp *http.Response) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 ||
+		isRedirect(resp.StatusCode) && resp.Header.Get("Location") != "" {
+		return nil
+	}
+	se := &StatusError{Method: methodOf(req), URL: req.URL.Redacted(), Status: resp.StatusCode}
+	return httpx.WithRetryAfter(se, resp.StatusCode, resp.Header)
+}
+
 func methodOf(req *http.Request) string {
 	if req.Method == "" {
 		return http.MethodGet

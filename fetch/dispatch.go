@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -33,7 +34,7 @@ const lookaheadFactor = 4
 type dispatcher struct {
 	f    *Fetcher
 	ctx  context.Context
-	next func() (string, bool) // the input; returns false at its end
+	next func() (input, bool) // the input; returns false at its end
 
 	more       bool // next may return another URL
 	index      int  // of the next URL pulled
@@ -66,12 +67,24 @@ type batchHost struct {
 	ready      bool       // on dispatcher.ready
 }
 
+// input is one item of a batch: a URL to GET, or a request.
+type input struct {
+	url string
+	req *http.Request // nil for a URL
+}
+
 type batchJob struct {
-	url   string
+	url   string        // the URL, or the request's URL as Result.URL has it
+	req   *http.Request // nil for a URL to GET
 	index int
 	host  *batchHost  // nil if the URL is invalid: it fails before its first attempt, so is never parked
 	start time.Time   // when the batch took the URL from its input
 	retry *retryState // nil until its first attempt asked for a retry
+	// ctx is the context the request is sent with (the batch's, ended
+	// also by a request's own context), and cancel releases it; both are
+	// set by its first step.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // batchDone is what a worker hands back: a final Result, or, if job.retry
@@ -94,7 +107,7 @@ type parkedJob struct {
 // when it returns. When yield returns false, the URLs in progress are
 // canceled, they and the parked URLs get their Results (counted in Stats
 // and passed to OnResult, not yielded), and next is not called again.
-func (f *Fetcher) runBatch(ctx context.Context, next func() (string, bool), yield func(Result) bool) {
+func (f *Fetcher) runBatch(ctx context.Context, next func() (input, bool), yield func(Result) bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	conc := f.cfg.Concurrency
 	d := &dispatcher{f: f, ctx: ctx, next: next, more: true,
@@ -183,12 +196,15 @@ func (d *dispatcher) dispatch() {
 		if !d.more || d.waiting+len(d.parked) >= d.maxWaiting {
 			return
 		}
-		raw, ok := d.next()
+		in, ok := d.next()
 		if !ok {
 			d.more = false
 			return
 		}
-		j := batchJob{url: raw, index: d.index, host: d.hostOf(raw), start: time.Now()}
+		j := batchJob{url: in.url, req: in.req, index: d.index, host: d.hostOf(in), start: time.Now()}
+		if in.req != nil {
+			j.url = requestURL(in.req)
+		}
 		d.index++
 		if h := j.host; h != nil && (len(h.queue) > 0 || d.full(h)) {
 			h.queue = append(h.queue, j)
@@ -225,30 +241,42 @@ func (d *dispatcher) work() {
 func (d *dispatcher) step(j batchJob) batchDone {
 	f := d.f
 	if s := j.retry; s != nil {
-		if err := d.ctx.Err(); err != nil {
-			j.retry = nil
-			return batchDone{Result: f.finish(s.interrupted(err), j.url, j.index, j.start), job: j}
+		if err := j.ctx.Err(); err != nil {
+			return d.final(j, s.interrupted(err))
 		}
-		res, delay, final := f.step(d.ctx, s)
+		res, delay, final := f.step(j.ctx, s)
 		if !final {
 			return batchDone{job: j, delay: delay}
 		}
-		j.retry = nil
-		return batchDone{Result: f.finish(res, j.url, j.index, j.start), job: j}
+		return d.final(j, res)
 	}
 	f.begin()
 	var s retryState // on the stack: only a URL to retry moves to the heap
-	res, ok := f.openGet(d.ctx, &s, j.url, j.start)
+	var res Result
+	var ok bool
+	if j.req == nil {
+		j.ctx, j.cancel = d.ctx, noCancel
+		res, ok = f.openGet(d.ctx, &s, j.url, j.start)
+	} else {
+		j.ctx, j.cancel, res, ok = f.openRequest(d.ctx, &s, j.req, j.start)
+	}
 	if ok {
 		var delay time.Duration
 		var final bool
-		if res, delay, final = f.step(d.ctx, &s); !final {
+		if res, delay, final = f.step(j.ctx, &s); !final {
 			j.retry = new(retryState)
 			*j.retry = s
 			return batchDone{job: j, delay: delay}
 		}
 	}
-	return batchDone{Result: f.finish(res, j.url, j.index, j.start), job: j}
+	return d.final(j, res)
+}
+
+// final returns j's final Result res, releasing j's context.
+func (d *dispatcher) final(j batchJob, res Result) batchDone {
+	j.retry = nil
+	j.cancel()
+	return batchDone{Result: d.f.finish(res, j.url, j.index, j.start), job: j}
 }
 
 // park holds j, which holds no worker or slot, until delay has passed.
@@ -329,6 +357,7 @@ func (d *dispatcher) interrupt(j batchJob) Result {
 		err = context.Canceled
 	}
 	r := d.f.finish(j.retry.interrupted(err), j.url, j.index, j.start)
+	j.cancel()
 	d.forgetIdle(j.host)
 	return r
 }
@@ -382,13 +411,20 @@ func (d *dispatcher) full(h *batchHost) bool {
 	return int64(h.inProgress) >= h.limit
 }
 
-// hostOf returns the batch's entry for rawURL's host, creating it, or nil
-// if rawURL is invalid (checkURL, as in Fetcher.open): the worker then
-// reports the error.
-func (d *dispatcher) hostOf(rawURL string) *batchHost {
-	u, err := url.Parse(rawURL)
-	if err != nil || checkURL(u) != nil {
+// hostOf returns the batch's entry for in's host, creating it, or nil if
+// in is invalid (checkURL, as in Fetcher.open, or checkRequest): the
+// worker then reports the error.
+func (d *dispatcher) hostOf(in input) *batchHost {
+	var u *url.URL
+	if in.req != nil {
+		if checkRequest(in.req) != nil {
+			return nil
+		}
+		u = in.req.URL
+	} else if p, err := url.Parse(in.url); err != nil || checkURL(p) != nil {
 		return nil
+	} else {
+		u = p
 	}
 	key := hostKey(u)
 	h := d.hosts[key]

@@ -146,24 +146,53 @@ func (f *Fetcher) openGet(ctx context.Context, s *retryState, rawURL string, sta
 // attempt, and a retry starts again from req's URL; [Result.Attempts] counts
 // attempts, not hops, and [Result.FinalURL] is the URL of the last response.
 func (f *Fetcher) Do(ctx context.Context, req *http.Request) Result {
+	res, _ := f.do(ctx, req, buffered)
+	return res
+}
+
+// do is Do in mode m: it returns the final Result and, in a mode other
+// than buffered, the final response held unread (see [mode]), or nil.
+func (f *Fetcher) do(ctx context.Context, req *http.Request, m mode) (Result, *http.Response) {
 	start := f.begin()
+	var s retryState
+	ctx, cancel, res, ok := f.openRequest(ctx, &s, req, start)
+	if ok {
+		s.mode = m
+		res = f.run(ctx, &s)
+	}
+	if s.held != nil {
+		s.held.Body.(*heldBody).cancelWhenDone(cancel) // the body still reads under ctx
+	} else {
+		cancel()
+	}
+	return f.finish(res, requestURL(req), 0, start), s.held
+}
+
+// openRequest sets s up for req, for Do and for each request of a batch;
+// see open. It checks req first ([ErrInvalidRequest]) and its own context,
+// and returns the context to send req with, which ends when ctx or req's
+// context ends, and the function the caller must call once req is done.
+// It returns the final Result and false if req is not to be sent.
+func (f *Fetcher) openRequest(ctx context.Context, s *retryState, req *http.Request, start time.Time) (context.Context, context.CancelFunc, Result, bool) {
 	if err := checkRequest(req); err != nil {
-		rawURL := ""
-		if req != nil && req.URL != nil {
-			rawURL = req.URL.String()
-		}
-		return f.finish(Result{Err: err}, rawURL, 0, start)
+		return ctx, noCancel, Result{Err: err}, false
 	}
 	if err := req.Context().Err(); err != nil {
-		return f.finish(Result{Err: err}, req.URL.String(), 0, start)
+		return ctx, noCancel, Result{Err: err}, false
 	}
 	ctx, cancel := withRequestContext(ctx, req.Context())
-	defer cancel()
-	var s retryState
-	if res, ok := f.open(ctx, &s, req, start); !ok {
-		return f.finish(res, req.URL.String(), 0, start)
+	res, ok := f.open(ctx, s, req, start)
+	return ctx, cancel, res, ok
+}
+
+func noCancel() {}
+
+// requestURL returns req's URL as Result.URL has it, "" if it has none.
+func requestURL(req *http.Request) string {
+	if req == nil || req.URL == nil {
+		return ""
 	}
-	return f.finish(f.run(ctx, &s), req.URL.String(), 0, start)
+	return req.URL.String()
 }
 
 func (f *Fetcher) begin() time.Time {

@@ -108,6 +108,8 @@ type chain struct {
 	strip    bool            // the chain left the first host's domain: no credentials
 	sendBody bool            // the next hop sends the body again (a 307 or 308)
 	via      []*http.Request // the hops sent, for the caller's CheckRedirect only
+	mode     mode            // how the last response is handed over
+	held     *http.Response  // the last response, held unread (see mode), or nil
 }
 
 // redirect decides what follows resp, the redirect answering out. It

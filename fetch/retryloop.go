@@ -19,12 +19,14 @@ type retryState struct {
 	key        string
 	robots     *robotsEntry
 	replayable bool
-	start      time.Time     // the call, or when a batch took the URL
-	first      time.Time     // when the first attempt began: MaxElapsed counts from it
-	attempt    int           // attempts begun so far
-	delay      time.Duration // the last backoff
-	wait       time.Duration // Result.Wait, once the first attempt was sent
-	last       Result        // the outcome of the last attempt sent, once one failed
+	start      time.Time      // the call, or when a batch took the URL
+	first      time.Time      // when the first attempt began: MaxElapsed counts from it
+	attempt    int            // attempts begun so far
+	delay      time.Duration  // the last backoff
+	wait       time.Duration  // Result.Wait, once the first attempt was sent
+	last       Result         // the outcome of the last attempt sent, once one failed
+	mode       mode           // how the final response is handed over
+	held       *http.Response // the final response, held unread (not in buffered mode)
 }
 
 // open checks req and its host's robots.txt and sets s up for its first
@@ -78,7 +80,7 @@ func (f *Fetcher) stepOnce(ctx context.Context, s *retryState) (Result, time.Dur
 	policy := &f.cfg.policy
 	s.attempt++
 	attempt := s.attempt
-	res, sent, err := f.attempt(ctx, s.req, s.key, attempt, s.robots)
+	res, sent, held, err := f.attempt(ctx, s.req, s.key, attempt, s.robots, s.mode)
 	if attempt == 1 && !sent.IsZero() {
 		s.wait = sent.Sub(s.start)
 	}
@@ -86,6 +88,7 @@ func (f *Fetcher) stepOnce(ctx context.Context, s *retryState) (Result, time.Dur
 		if policy.Budget != nil {
 			policy.Budget.Success()
 		}
+		s.held = held
 		return res, 0, true
 	}
 	if attempt > 1 && res.Attempts < attempt {
@@ -96,12 +99,17 @@ func (f *Fetcher) stepOnce(ctx context.Context, s *retryState) (Result, time.Dur
 	}
 	if ctx.Err() != nil || !s.replayable || !transient(err) {
 		res.Err = unwrapHint(err)
+		s.held = held
 		return res, 0, true
 	}
 	d, stop := policy.Next(ctx, err, attempt, s.delay, time.Since(s.first))
 	if stop != nil {
 		res.Err = stop
+		s.held = held
 		return res, 0, true
+	}
+	if held != nil {
+		drainAndClose(held.Body) // gives its slots back before the backoff
 	}
 	s.delay = d
 	s.last = res
