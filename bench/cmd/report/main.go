@@ -114,6 +114,12 @@ type target struct {
 
 var targets = []target{
 	{area: "Retry", kase: "first-try", peer: "*", maxRatio: 1, maxAllocs: 0, says: "faster than every peer, 0 allocs/op"},
+	{area: "Breaker", kase: "allow-done-consecutive-serial", peer: "*", maxRatio: 1, maxAllocs: 0, says: "closed path faster than gobreaker and failsafe-go, 0 allocs/op"},
+	{area: "Breaker", kase: "allow-done-consecutive-parallel", peer: "*", maxRatio: 1, maxAllocs: 0, says: "closed path faster than gobreaker and failsafe-go, 0 allocs/op"},
+	{area: "Breaker", kase: "execute-consecutive-serial", peer: "*", maxRatio: 1, maxAllocs: 0, says: "closed path faster than gobreaker and failsafe-go, 0 allocs/op"},
+	{area: "Breaker", kase: "execute-consecutive-parallel", peer: "*", maxRatio: 1, maxAllocs: 0, says: "closed path faster than gobreaker and failsafe-go, 0 allocs/op"},
+	{area: "Breaker", kase: "allow-done-rate-serial", peer: "*", maxRatio: 1, maxAllocs: 0, says: "closed path faster than gobreaker and failsafe-go, 0 allocs/op"},
+	{area: "Breaker", kase: "allow-done-rate-parallel", peer: "*", maxRatio: 1, maxAllocs: 0, says: "closed path faster than gobreaker and failsafe-go, 0 allocs/op"},
 	{area: "Semaphore", kase: "uncontended", peer: "x-sync-semaphore", maxRatio: 1.1, maxAllocs: 0, says: "≤ 1.1× x/sync/semaphore, 0 allocs/op"},
 	{area: "Semaphore", kase: "contended", peer: "x-sync-semaphore", maxRatio: 1.0, maxAllocs: -1, says: "not slower than x/sync/semaphore"},
 	{area: "Workqueue", kase: "noop-1sub-8w", peer: "channel", maxRatio: 1.5, maxAllocs: 0, says: "≤ 1.5× the plain channel, 0 allocs/op"},
