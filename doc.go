@@ -29,8 +29,9 @@
 //     the last attempt's error.
 //   - [github.com/sluicego/sluice/limit]: bound concurrency. A weighted FIFO
 //     semaphore that can be resized, a cap per key (per host) whose idle keys
-//     are forgotten, a per-key rate limiter, and an adaptive (AIMD) limit
-//     that shrinks when a dependency signals overload.
+//     are forgotten, a per-key rate limiter, an adaptive (AIMD) limit
+//     that shrinks when a dependency signals overload, and circuit breakers
+//     (one, or one per key) that fail fast while a dependency is down.
 //
 // On top of them, three components, each the production form of a program
 // every asyncio tutorial teaches:
