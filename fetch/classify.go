@@ -60,7 +60,8 @@ func methodOf(req *http.Request) string {
 // transient reports whether an attempt's error is worth another attempt.
 func transient(err error) bool {
 	if errors.Is(err, errGetBody) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrRedirect) ||
-		errors.Is(err, ErrDisallowed) || errors.Is(err, ErrRobotsUnavailable) || errors.Is(err, ErrInvalidRequest) {
+		errors.Is(err, ErrDisallowed) || errors.Is(err, ErrRobotsUnavailable) || errors.Is(err, ErrInvalidRequest) ||
+		errors.Is(err, ErrForbiddenAddress) {
 		return false
 	}
 	var se *StatusError

@@ -136,10 +136,39 @@
 // 64 KiB) and closed so that connections are reused, and the Fetcher never
 // closes idle connections on its own.
 //
+// # net/http plumbing
+//
+// [Fetcher.Transport] is an [http.RoundTripper] and [Fetcher.Client] a ready
+// [http.Client] on it: code that takes an *http.Client gets the Fetcher's
+// caps, per-host rate, robots.txt rules, and retries of requests safe to
+// repeat (with Retry-After), and counts in its Stats. A RoundTripper returns
+// redirects unfollowed (the http.Client follows them, each hop a request of
+// its own) and non-2xx responses as responses. [Fetcher.Open] is [Fetcher.Do]
+// with the body streamed instead of read into [Result.Body], bounded by
+// [Options.MaxBodyBytes]. A streamed body holds its host's slot and a global
+// slot until it is closed or read to io.EOF; close it, as net/http requires,
+// or its slots stay taken until [Options.AttemptTimeout] has passed since
+// the request was sent (no finalizer gives them back). [Fetcher.AllRequests]
+// and [Fetcher.StreamRequests] are All and Stream over *http.Request values
+// (any method, header and body), with the same ordering, streaming and
+// early-break guarantees.
+//
+// # Non-public addresses
+//
+// [Options.DenyPrivateNetworks] makes the Fetcher refuse to connect to
+// loopback, private, link-local, CGNAT, multicast and other non-public
+// addresses, for services that fetch URLs their users supply. It is checked
+// in the dialer on the resolved address, so a host name resolving to
+// 127.0.0.1, or a redirect to http://169.254.169.254/, is refused like the
+// address itself, before anything is sent: a [*ForbiddenAddressError]
+// ([ErrForbiddenAddress], [OutcomeForbidden]), never retried.
+//
 // # Goroutines
 //
 // [New] starts no goroutines. [Fetcher.All] and [Fetcher.Stream] start at most
 // [Options.Concurrency] goroutines each and wait for them before returning. The
 // only goroutines that may remain are the HTTP transport's idle keep-alive
-// connections; [Fetcher.CloseIdleConnections] ends them.
+// connections, and those of bodies streamed by [Fetcher.Open] or the
+// Transport until they are closed; [Fetcher.CloseIdleConnections] ends the
+// idle ones.
 package fetch

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -148,6 +149,34 @@ type Options struct {
 	// HostLimits are mutually exclusive: every host adapts within the same
 	// [Min, Max], so New returns [ErrInvalidOptions] if both are set.
 	Adaptive *limit.AIMDOptions
+
+	// DenyPrivateNetworks, if set, refuses to connect to any address that
+	// is not public: loopback, private (10/8, 172.16/12, 192.168/16,
+	// fc00::/7), link-local (169.254/16, fe80::/10), unspecified,
+	// multicast, CGNAT (100.64/10), documentation, benchmarking and other
+	// special-purpose ranges, and IPv6 forms carrying such an IPv4 address
+	// (IPv4-mapped, NAT64, 6to4). It is for services that fetch URLs their
+	// users supply (link previews, webhooks). The check runs in the dialer
+	// on each resolved address, just before connecting, so neither a DNS
+	// answer nor a redirect (followed by the Fetcher or by the Client of
+	// [Fetcher.Client]) nor robots.txt can reach such an address; a
+	// refused connection is a [*ForbiddenAddressError] ([ErrForbiddenAddress],
+	// [OutcomeForbidden]), never retried, with nothing sent. With it set,
+	// the transport ignores HTTP_PROXY and the like (the guard would see
+	// only the proxy's address).
+	//
+	// The guard lives in the transport New builds, so New rejects it
+	// together with Client ([ErrInvalidOptions]): it cannot reach into a
+	// caller's transport. To wrap the transport yourself, take it from
+	// [DefaultTransport] with DenyPrivateNetworks set (it carries the
+	// guard), and pass your wrapper in Client with DenyPrivateNetworks
+	// unset.
+	DenyPrivateNetworks bool
+
+	// allowDial, if set with DenyPrivateNetworks, lets the guard connect
+	// to the addresses it accepts: for tests, whose servers are all on
+	// loopback.
+	allowDial func(netip.AddrPort) bool
 }
 
 // DefaultRetry returns the policy used when [Options.Retry] is nil.
@@ -195,6 +224,8 @@ func (o Options) normalize() (config, error) {
 		return config{}, invalid("RobotsErrorTTL %v < 0", o.RobotsErrorTTL)
 	case o.RobotsMaxHosts < 0:
 		return config{}, invalid("RobotsMaxHosts %d < 0", o.RobotsMaxHosts)
+	case o.DenyPrivateNetworks && o.Client != nil:
+		return config{}, invalid("DenyPrivateNetworks cannot guard a caller-supplied Client; build its transport from DefaultTransport with DenyPrivateNetworks set instead")
 	case len(o.HostLimits) > 0 && o.Adaptive != nil:
 		return config{}, invalid("HostLimits cannot be combined with Adaptive (every host adapts within Adaptive's [Min, Max]); set one or the other")
 	}
@@ -269,5 +300,11 @@ func newTransport(c config) *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = c.AttemptTimeout // never cuts an attempt short of AttemptTimeout
 	t.ExpectContinueTimeout = time.Second
+	if c.DenyPrivateNetworks {
+		d := httpx.NewDialer()
+		d.Control = dialGuard(c.allowDial)
+		t.DialContext = d.DialContext
+		t.Proxy = nil // the guard must see the target's address, not a proxy's
+	}
 	return t
 }

@@ -27,6 +27,7 @@ const (
 	OutcomeOther                            // anything else, such as a failed GetBody (Stats.OtherErrors)
 	OutcomeRobotsUnavailable                // ErrRobotsUnavailable: the host's robots.txt could not be fetched (Stats.RobotsUnavailable)
 	OutcomeInvalid                          // ErrInvalidRequest: the request could not be sent at all (Stats.Invalid)
+	OutcomeForbidden                        // ErrForbiddenAddress: Options.DenyPrivateNetworks refused the address (Stats.Forbidden)
 
 	outcomeCount // the number of outcomes
 )
@@ -43,6 +44,7 @@ var outcomeNames = [...]string{
 
 	OutcomeRobotsUnavailable: "robots.txt unavailable",
 	OutcomeInvalid:           "invalid request",
+	OutcomeForbidden:         "forbidden address",
 }
 
 // String returns a short lower-case name of o, such as "ok", "timeout",
@@ -59,22 +61,24 @@ func (o Outcome) String() string {
 //
 //  1. nil: OutcomeOK.
 //  2. ErrInvalidRequest: OutcomeInvalid.
-//  3. ErrDisallowed: OutcomeDisallowed.
-//  4. ErrRobotsUnavailable: OutcomeRobotsUnavailable, even if it wraps a
+//  3. ErrForbiddenAddress: OutcomeForbidden, also when refused while
+//     fetching robots.txt.
+//  4. ErrDisallowed: OutcomeDisallowed.
+//  5. ErrRobotsUnavailable: OutcomeRobotsUnavailable, even if it wraps a
 //     timeout of the robots.txt fetch.
-//  5. The caller's context ended: OutcomeCanceled. That is a *retry.Error
+//  6. The caller's context ended: OutcomeCanceled. That is a *retry.Error
 //     whose Reason is context.Canceled or context.DeadlineExceeded (ctx ended
 //     during a backoff or while a retry waited for its slot, even though the
 //     error also wraps the last attempt's *StatusError or
 //     ErrAttemptTimeout), or an error matching context.Canceled or
 //     context.DeadlineExceeded that does not match ErrAttemptTimeout.
-//  6. ErrBodyTooLarge: OutcomeTooLarge.
-//  7. A *StatusError: OutcomeStatusError (this includes ErrRedirect, which
+//  7. ErrBodyTooLarge: OutcomeTooLarge.
+//  8. A *StatusError: OutcomeStatusError (this includes ErrRedirect, which
 //     wraps the redirect response's *StatusError).
-//  8. ErrAttemptTimeout: OutcomeTimeout (an attempt timeout, not the caller's
-//     deadline, which is rule 5).
-//  9. A network error: OutcomeNetworkError.
-//  10. Anything else: OutcomeOther.
+//  9. ErrAttemptTimeout: OutcomeTimeout (an attempt timeout, not the caller's
+//     deadline, which is rule 6).
+//  10. A network error: OutcomeNetworkError.
+//  11. Anything else: OutcomeOther.
 func (r Result) Outcome() Outcome { return outcomeOf(r.Err) }
 
 // outcomeOf is the single classification behind [Result.Outcome] and Stats.
@@ -87,6 +91,8 @@ func outcomeOf(err error) Outcome {
 	switch {
 	case errors.Is(err, ErrInvalidRequest):
 		return OutcomeInvalid
+	case errors.Is(err, ErrForbiddenAddress):
+		return OutcomeForbidden
 	case errors.Is(err, ErrDisallowed):
 		return OutcomeDisallowed
 	case errors.Is(err, ErrRobotsUnavailable):

@@ -24,6 +24,7 @@ func counterOf(st Stats, o Outcome) int64 {
 		OutcomeTimeout: st.Timeouts, OutcomeTooLarge: st.TooLarge, OutcomeDisallowed: st.Disallowed,
 		OutcomeCanceled: st.Canceled, OutcomeOther: st.OtherErrors,
 		OutcomeRobotsUnavailable: st.RobotsUnavailable, OutcomeInvalid: st.Invalid,
+		OutcomeForbidden: st.Forbidden,
 	}[o]
 }
 
@@ -163,12 +164,13 @@ func TestOutcomeString(t *testing.T) {
 		OutcomeTimeout: "timeout", OutcomeTooLarge: "too large", OutcomeDisallowed: "disallowed",
 		OutcomeCanceled: "canceled", OutcomeOther: "other",
 		OutcomeRobotsUnavailable: "robots.txt unavailable", OutcomeInvalid: "invalid request",
+		OutcomeForbidden: "forbidden address",
 	}
 	for o, s := range want {
 		assert.Equal(t, s, o.String())
 	}
 	assert.Len(t, want, int(outcomeCount))
-	assert.Equal(t, "Outcome(10)", Outcome(10).String())
+	assert.Equal(t, "Outcome(99)", Outcome(99).String())
 	assert.Equal(t, "Outcome(-1)", Outcome(-1).String())
 	assert.Equal(t, OutcomeOK, Result{}.Outcome(), "the zero Result is OK, as Result.OK says")
 }

@@ -4,8 +4,8 @@ import "sync/atomic"
 
 // Stats is a snapshot of a Fetcher's counters since New. Every finished
 // request is counted in exactly one of OK, StatusErrors, NetworkErrors,
-// Timeouts, TooLarge, Disallowed, Canceled, OtherErrors, RobotsUnavailable
-// and Invalid, so their sum plus InFlight equals Requests once the snapshot
+// Timeouts, TooLarge, Disallowed, Canceled, OtherErrors, RobotsUnavailable,
+// Invalid and Forbidden, so their sum plus InFlight equals Requests once the snapshot
 // is taken at a quiet moment. The counter a Result goes to is the one of its
 // [Result.Outcome].
 type Stats struct {
@@ -28,6 +28,7 @@ type Stats struct {
 
 	RobotsUnavailable int64 // ErrRobotsUnavailable
 	Invalid           int64 // ErrInvalidRequest: never sent
+	Forbidden         int64 // ErrForbiddenAddress: refused by Options.DenyPrivateNetworks
 
 	Bytes int64 // body bytes returned in successful Results
 }
@@ -37,7 +38,7 @@ type counters struct {
 	backingOff                                                            atomic.Int64
 	ok, status, network, timeouts, tooLarge, disallowed, canceled, others atomic.Int64
 	bytes                                                                 atomic.Int64
-	redirects, robotsUnavailable, invalid                                 atomic.Int64
+	redirects, robotsUnavailable, invalid, forbidden                      atomic.Int64
 }
 
 // Stats returns a snapshot of the Fetcher's counters. Each counter is read
@@ -53,8 +54,8 @@ func (f *Fetcher) Stats() Stats {
 		TooLarge: c.tooLarge.Load(), Disallowed: c.disallowed.Load(),
 		Canceled: c.canceled.Load(), OtherErrors: c.others.Load(),
 		Redirects: c.redirects.Load(), RobotsUnavailable: c.robotsUnavailable.Load(),
-		Invalid: c.invalid.Load(),
-		Bytes:   c.bytes.Load(),
+		Invalid: c.invalid.Load(), Forbidden: c.forbidden.Load(),
+		Bytes: c.bytes.Load(),
 	}
 }
 
@@ -81,6 +82,8 @@ func (c *counters) record(r *Result) {
 		c.robotsUnavailable.Add(1)
 	case OutcomeInvalid:
 		c.invalid.Add(1)
+	case OutcomeForbidden:
+		c.forbidden.Add(1)
 	default:
 		c.others.Add(1)
 	}
