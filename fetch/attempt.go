@@ -77,8 +77,17 @@ func (f *Fetcher) attempt(ctx context.Context, req *http.Request, key string, n 
 // runs (after waiting for the host's rate and Crawl-delay, see acquire),
 // and records its response in res. It returns the redirect to follow, with
 // the slots released and the response body drained, or nil and the
-// attempt's error.
-func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *http.Request, key string, n int, robots *robotsEntry, res *Result) (*http.Request, error) {
+// attempt's error. With [Options.Breaker], it first asks the host's breaker
+// ([ErrHostUnavailable] while it is open) and reports the hop's outcome to
+// it (see reportBreaker).
+func (f *Fetcher) hop(ctx context.Context, req *http.Request, c *chain, next *http.Request, key string, n int, robots *robotsEntry, res *Result) (follow *http.Request, err error) {
+	if f.breakers != nil {
+		permit, berr := f.breakers.Allow(key)
+		if berr != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrHostUnavailable, key, berr)
+		}
+		defer func() { reportBreaker(ctx, permit, err) }()
+	}
 	releaseHost, err := f.acquire(ctx, key, robots)
 	if err != nil {
 		return nil, err

@@ -61,7 +61,7 @@ func methodOf(req *http.Request) string {
 func transient(err error) bool {
 	if errors.Is(err, errGetBody) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrRedirect) ||
 		errors.Is(err, ErrDisallowed) || errors.Is(err, ErrRobotsUnavailable) || errors.Is(err, ErrInvalidRequest) ||
-		errors.Is(err, ErrForbiddenAddress) {
+		errors.Is(err, ErrForbiddenAddress) || errors.Is(err, ErrHostUnavailable) {
 		return false
 	}
 	var se *StatusError

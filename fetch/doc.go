@@ -163,6 +163,17 @@
 // address itself, before anything is sent: a [*ForbiddenAddressError]
 // ([ErrForbiddenAddress], [OutcomeForbidden]), never retried.
 //
+// # Circuit breakers
+//
+// [Options.Breaker] gives each host a circuit breaker ([limit.KeyedBreaker]):
+// network errors, attempt timeouts, 5xx and 429 count as failures, any other
+// response as a success. While a host's breaker is open, its requests and
+// redirect hops fail at once, unsent and not retried, with
+// [ErrHostUnavailable] ([OutcomeHostUnavailable], also matching
+// [limit.ErrBreakerOpen]) instead of spending every URL's retries on a host
+// that is down; after the cool-down, a probe request decides whether the
+// host is back.
+//
 // # Goroutines
 //
 // [New] starts no goroutines. [Fetcher.All] and [Fetcher.Stream] start at most

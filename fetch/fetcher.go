@@ -27,6 +27,9 @@ type Fetcher struct {
 	hosts  *limit.Keyed[string]
 	rate   *limit.KeyedRate[string] // nil without a per-host rate
 	robots *robotsCache             // nil unless Options.Robots
+	// breakers holds a circuit breaker per host key; nil unless
+	// Options.Breaker.
+	breakers *limit.KeyedBreaker[string]
 
 	stats counters
 	// userAgent is the User-Agent header value of requests made by Get,
@@ -69,6 +72,11 @@ func New(o Options) (*Fetcher, error) {
 	} else {
 		f.transport = newTransport(c)
 		f.client = &http.Client{Transport: f.transport, CheckRedirect: noFollow}
+	}
+	if c.Breaker != nil {
+		if f.breakers, err = limit.NewKeyedBreaker[string](*c.Breaker); err != nil {
+			return nil, fmt.Errorf("%w: Breaker: %w", ErrInvalidOptions, err)
+		}
 	}
 	if c.Robots {
 		f.robots = newRobotsCache(c, f.getRobots)

@@ -173,6 +173,21 @@ type Options struct {
 	// unset.
 	DenyPrivateNetworks bool
 
+	// Breaker, if set, gives every host (as keyed by PerHost) a circuit
+	// breaker configured by it (see [limit.NewKeyedBreaker]; New copies it
+	// and rejects OnStateChange: use OnKeyStateChange, whose key is the
+	// host key string). Each attempt and redirect hop asks its host's
+	// breaker before waiting for a slot: while the breaker is open, the
+	// request fails at once, unsent, with [ErrHostUnavailable]
+	// ([OutcomeHostUnavailable]), and is not retried; a request whose retry
+	// finds the breaker open ends then, with that error wrapping the last
+	// attempt's. Failures are network errors, attempt timeouts, 5xx and 429
+	// responses; any other response is a success; a hop that says nothing
+	// of the host (the caller's context ended, the guard refused the
+	// address) counts as neither. robots.txt requests do not pass through
+	// the breaker. Nil: no breakers.
+	Breaker *limit.BreakerOptions
+
 	// allowDial, if set with DenyPrivateNetworks, lets the guard connect
 	// to the addresses it accepts: for tests, whose servers are all on
 	// loopback.

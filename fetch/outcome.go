@@ -28,6 +28,7 @@ const (
 	OutcomeRobotsUnavailable                // ErrRobotsUnavailable: the host's robots.txt could not be fetched (Stats.RobotsUnavailable)
 	OutcomeInvalid                          // ErrInvalidRequest: the request could not be sent at all (Stats.Invalid)
 	OutcomeForbidden                        // ErrForbiddenAddress: Options.DenyPrivateNetworks refused the address (Stats.Forbidden)
+	OutcomeHostUnavailable                  // ErrHostUnavailable: the host's circuit breaker was open (Stats.HostUnavailable)
 
 	outcomeCount // the number of outcomes
 )
@@ -45,6 +46,7 @@ var outcomeNames = [...]string{
 	OutcomeRobotsUnavailable: "robots.txt unavailable",
 	OutcomeInvalid:           "invalid request",
 	OutcomeForbidden:         "forbidden address",
+	OutcomeHostUnavailable:   "host unavailable",
 }
 
 // String returns a short lower-case name of o, such as "ok", "timeout",
@@ -63,22 +65,24 @@ func (o Outcome) String() string {
 //  2. ErrInvalidRequest: OutcomeInvalid.
 //  3. ErrForbiddenAddress: OutcomeForbidden, also when refused while
 //     fetching robots.txt.
-//  4. ErrDisallowed: OutcomeDisallowed.
-//  5. ErrRobotsUnavailable: OutcomeRobotsUnavailable, even if it wraps a
+//  4. ErrHostUnavailable: OutcomeHostUnavailable, also for a retry refused
+//     by the breaker (the error then wraps the last attempt's error too).
+//  5. ErrDisallowed: OutcomeDisallowed.
+//  6. ErrRobotsUnavailable: OutcomeRobotsUnavailable, even if it wraps a
 //     timeout of the robots.txt fetch.
-//  6. The caller's context ended: OutcomeCanceled. That is a *retry.Error
+//  7. The caller's context ended: OutcomeCanceled. That is a *retry.Error
 //     whose Reason is context.Canceled or context.DeadlineExceeded (ctx ended
 //     during a backoff or while a retry waited for its slot, even though the
 //     error also wraps the last attempt's *StatusError or
 //     ErrAttemptTimeout), or an error matching context.Canceled or
 //     context.DeadlineExceeded that does not match ErrAttemptTimeout.
-//  7. ErrBodyTooLarge: OutcomeTooLarge.
-//  8. A *StatusError: OutcomeStatusError (this includes ErrRedirect, which
+//  8. ErrBodyTooLarge: OutcomeTooLarge.
+//  9. A *StatusError: OutcomeStatusError (this includes ErrRedirect, which
 //     wraps the redirect response's *StatusError).
-//  9. ErrAttemptTimeout: OutcomeTimeout (an attempt timeout, not the caller's
-//     deadline, which is rule 6).
-//  10. A network error: OutcomeNetworkError.
-//  11. Anything else: OutcomeOther.
+//  10. ErrAttemptTimeout: OutcomeTimeout (an attempt timeout, not the caller's
+//     deadline, which is rule 7).
+//  11. A network error: OutcomeNetworkError.
+//  12. Anything else: OutcomeOther.
 func (r Result) Outcome() Outcome { return outcomeOf(r.Err) }
 
 // outcomeOf is the single classification behind [Result.Outcome] and Stats.
@@ -93,6 +97,8 @@ func outcomeOf(err error) Outcome {
 		return OutcomeInvalid
 	case errors.Is(err, ErrForbiddenAddress):
 		return OutcomeForbidden
+	case errors.Is(err, ErrHostUnavailable):
+		return OutcomeHostUnavailable
 	case errors.Is(err, ErrDisallowed):
 		return OutcomeDisallowed
 	case errors.Is(err, ErrRobotsUnavailable):

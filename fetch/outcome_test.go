@@ -24,7 +24,7 @@ func counterOf(st Stats, o Outcome) int64 {
 		OutcomeTimeout: st.Timeouts, OutcomeTooLarge: st.TooLarge, OutcomeDisallowed: st.Disallowed,
 		OutcomeCanceled: st.Canceled, OutcomeOther: st.OtherErrors,
 		OutcomeRobotsUnavailable: st.RobotsUnavailable, OutcomeInvalid: st.Invalid,
-		OutcomeForbidden: st.Forbidden,
+		OutcomeForbidden: st.Forbidden, OutcomeHostUnavailable: st.HostUnavailable,
 	}[o]
 }
 
@@ -164,7 +164,7 @@ func TestOutcomeString(t *testing.T) {
 		OutcomeTimeout: "timeout", OutcomeTooLarge: "too large", OutcomeDisallowed: "disallowed",
 		OutcomeCanceled: "canceled", OutcomeOther: "other",
 		OutcomeRobotsUnavailable: "robots.txt unavailable", OutcomeInvalid: "invalid request",
-		OutcomeForbidden: "forbidden address",
+		OutcomeForbidden: "forbidden address", OutcomeHostUnavailable: "host unavailable",
 	}
 	for o, s := range want {
 		assert.Equal(t, s, o.String())

@@ -5,7 +5,7 @@ import "sync/atomic"
 // Stats is a snapshot of a Fetcher's counters since New. Every finished
 // request is counted in exactly one of OK, StatusErrors, NetworkErrors,
 // Timeouts, TooLarge, Disallowed, Canceled, OtherErrors, RobotsUnavailable,
-// Invalid and Forbidden, so their sum plus InFlight equals Requests once the snapshot
+// Invalid, Forbidden and HostUnavailable, so their sum plus InFlight equals Requests once the snapshot
 // is taken at a quiet moment. The counter a Result goes to is the one of its
 // [Result.Outcome].
 type Stats struct {
@@ -29,6 +29,7 @@ type Stats struct {
 	RobotsUnavailable int64 // ErrRobotsUnavailable
 	Invalid           int64 // ErrInvalidRequest: never sent
 	Forbidden         int64 // ErrForbiddenAddress: refused by Options.DenyPrivateNetworks
+	HostUnavailable   int64 // ErrHostUnavailable: refused by the host's open circuit breaker
 
 	Bytes int64 // body bytes returned in successful Results
 }
@@ -38,7 +39,7 @@ type counters struct {
 	backingOff                                                            atomic.Int64
 	ok, status, network, timeouts, tooLarge, disallowed, canceled, others atomic.Int64
 	bytes                                                                 atomic.Int64
-	redirects, robotsUnavailable, invalid, forbidden                      atomic.Int64
+	redirects, robotsUnavailable, invalid, forbidden, hostUnavailable     atomic.Int64
 }
 
 // Stats returns a snapshot of the Fetcher's counters. Each counter is read
@@ -55,7 +56,8 @@ func (f *Fetcher) Stats() Stats {
 		Canceled: c.canceled.Load(), OtherErrors: c.others.Load(),
 		Redirects: c.redirects.Load(), RobotsUnavailable: c.robotsUnavailable.Load(),
 		Invalid: c.invalid.Load(), Forbidden: c.forbidden.Load(),
-		Bytes: c.bytes.Load(),
+		HostUnavailable: c.hostUnavailable.Load(),
+		Bytes:           c.bytes.Load(),
 	}
 }
 
@@ -84,6 +86,8 @@ func (c *counters) record(r *Result) {
 		c.invalid.Add(1)
 	case OutcomeForbidden:
 		c.forbidden.Add(1)
+	case OutcomeHostUnavailable:
+		c.hostUnavailable.Add(1)
 	default:
 		c.others.Add(1)
 	}

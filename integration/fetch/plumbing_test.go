@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicego/sluice/fetch"
 	"github.com/sluicego/sluice/integration/internal/servers"
+	"github.com/sluicego/sluice/limit"
 	"github.com/sluicego/sluice/retry"
 )
 
@@ -143,4 +144,42 @@ func TestNginxDenyPrivateNetworksRefusesLoopback(t *testing.T) {
 	require.ErrorIs(t, r.Err, fetch.ErrForbiddenAddress)
 
 	assert.Empty(t, ng.Mark(t, 0, "/mark-guard"), "nothing reached nginx")
+}
+
+// Per-host circuit breaker against a real outage: toxiproxy in front of
+// nginx goes down (connections refused), the breaker opens after 3
+// failures, and requests then fail at once without reaching the host even
+// after it is back; after the cool-down one probe reaches nginx, succeeds,
+// and requests flow again.
+func TestToxiproxyBreakerOpensWhileDownAndResumesAfterProbe(t *testing.T) {
+	t.Parallel()
+	ng, proxy, base := behindToxiproxy(t, map[string]string{"p": "up"}, "")
+	const coolDown = time.Second
+	f := newFetcher(t, fetch.Options{Retry: retry.NoRetry(),
+		Breaker: &limit.BreakerOptions{ConsecutiveFailures: 3, CoolDown: coolDown}})
+
+	require.NoError(t, proxy.Disable())
+	for range 3 {
+		r := f.Get(context.Background(), base+"/p")
+		require.Equal(t, fetch.OutcomeNetworkError, r.Outcome(), "%v", r.Err)
+	}
+	opened := time.Now()
+	require.NoError(t, proxy.Enable()) // the host is back; the breaker does not know yet
+	for range 5 {
+		r := f.Get(context.Background(), base+"/p")
+		require.ErrorIs(t, r.Err, fetch.ErrHostUnavailable)
+		require.ErrorIs(t, r.Err, limit.ErrBreakerOpen)
+		assert.Equal(t, fetch.OutcomeHostUnavailable, r.Outcome())
+		assert.Less(t, r.Duration, 100*time.Millisecond, "failed fast")
+	}
+	assert.Empty(t, ng.Mark(t, 0, "/mark-open"), "nothing reached nginx while the breaker was open")
+
+	time.Sleep(time.Until(opened.Add(coolDown * 13 / 10))) // past the cool-down and its jitter
+	r := f.Get(context.Background(), base+"/p")
+	require.NoError(t, r.Err, "the half-open probe")
+	for range 3 {
+		require.NoError(t, f.Get(context.Background(), base+"/p").Err)
+	}
+	ng.Mark(t, 0, "/mark-closed")
+	assert.Len(t, ng.Requests(t, 0, "/p"), 4, "the probe and the requests after it reached nginx")
 }
