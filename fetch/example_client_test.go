@@ -1,6 +1,8 @@
 package fetch_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,4 +94,79 @@ func ExampleFetcher_Client() {
 	// server hits: 9 for 8 URLs
 	// at most 2 at the server at once: true
 	// retries: 1 ok: 8
+}
+
+// Open streams a large body instead of reading it into Result.Body; closing
+// it (or reading it to the end) gives the host's slot back.
+func ExampleFetcher_Open() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", 1<<20))
+	}))
+	defer srv.Close()
+	f, err := fetch.New(fetch.Options{MaxBodyBytes: 4 << 20})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.CloseIdleConnections()
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/big", nil)
+	resp, err := f.Open(context.Background(), req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body) // a file, a hash, a decoder...
+	fmt.Println(resp.StatusCode, n, err)
+	// Output:
+	// 200 1048576 <nil>
+}
+
+// AllRequests is All over *http.Request values: any method, header and
+// body, results in input order.
+func ExampleFetcher_AllRequests() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, b)
+	}))
+	defer srv.Close()
+	f, err := fetch.New(fetch.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.CloseIdleConnections()
+
+	get, _ := http.NewRequest(http.MethodGet, srv.URL+"/a", nil)
+	put, _ := http.NewRequest(http.MethodPut, srv.URL+"/b", strings.NewReader("data"))
+	for _, r := range f.AllRequests(context.Background(), []*http.Request{get, put}) {
+		fmt.Println(r.Index, string(r.Body), r.Err)
+	}
+	// Output:
+	// 0 GET /a  <nil>
+	// 1 PUT /b data <nil>
+}
+
+// DenyPrivateNetworks refuses addresses that are not public, such as the
+// loopback address of this example's server, before connecting.
+func ExampleOptions_denyPrivateNetworks() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "internal admin page")
+	}))
+	defer srv.Close()
+	f, err := fetch.New(fetch.Options{DenyPrivateNetworks: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.CloseIdleConnections()
+
+	r := f.Get(context.Background(), srv.URL+"/admin")
+	var fe *fetch.ForbiddenAddressError
+	if errors.As(r.Err, &fe) {
+		fmt.Printf("%s: %s, attempts: %d\n", r.Outcome(), fe.Addr.Addr(), r.Attempts)
+	}
+	// Output:
+	// forbidden address: 127.0.0.1, attempts: 1
 }
