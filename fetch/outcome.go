@@ -92,12 +92,16 @@ func outcomeOf(err error) Outcome {
 	}
 	var se *StatusError
 	var re *retry.Error
+	// Neither a refused address nor an open breaker is ever retried, so
+	// neither is inside the *retry.Error of retries that ran out or were
+	// interrupted: skip those walks (each costs an allocation there).
+	_, retried := err.(*retry.Error)
 	switch {
 	case errors.Is(err, ErrInvalidRequest):
 		return OutcomeInvalid
-	case errors.Is(err, ErrForbiddenAddress):
+	case !retried && errors.Is(err, ErrForbiddenAddress):
 		return OutcomeForbidden
-	case errors.Is(err, ErrHostUnavailable):
+	case !retried && errors.Is(err, ErrHostUnavailable):
 		return OutcomeHostUnavailable
 	case errors.Is(err, ErrDisallowed):
 		return OutcomeDisallowed
