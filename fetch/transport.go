@@ -74,8 +74,12 @@ func (f *Fetcher) Open(ctx context.Context, req *http.Request) (*http.Response, 
 //     and closes its body, as RoundTrip must.
 //   - Returns an error only when no response is to be returned: a network
 //     error or attempt timeout after the retries, [ErrDisallowed],
-//     [ErrRobotsUnavailable], [ErrInvalidRequest], [ErrBodyTooLarge] from a
-//     Content-Length over [Options.MaxBodyBytes], the context's error.
+//     [ErrRobotsUnavailable], [ErrInvalidRequest], [ErrForbiddenAddress],
+//     [ErrHostUnavailable], [ErrBodyTooLarge] from a Content-Length over
+//     [Options.MaxBodyBytes], or the context's error. When a retry cannot
+//     be sent (the context ended during the backoff, or the host's breaker
+//     opened), the error wraps the last response's [*StatusError]; that
+//     response's body was already drained and closed.
 //
 // The response Body is a stream that holds its host's slot and a global
 // slot until it is closed or read to io.EOF, under the rules of
