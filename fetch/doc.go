@@ -31,7 +31,8 @@
 // [Result.Outcome] puts every Result in exactly one category ([OutcomeOK],
 // [OutcomeStatusError], [OutcomeNetworkError], [OutcomeTimeout],
 // [OutcomeTooLarge], [OutcomeDisallowed], [OutcomeRobotsUnavailable],
-// [OutcomeCanceled], [OutcomeInvalid] or [OutcomeOther]), the same one whose
+// [OutcomeCanceled], [OutcomeInvalid], [OutcomeForbidden],
+// [OutcomeHostUnavailable] or [OutcomeOther]), the same one whose
 // counter [Stats] increments. Prefer it to chains of [errors.Is]: [Result.Err]
 // may match several sentinels at once (an attempt timeout also matches
 // [context.DeadlineExceeded]; a cancellation during a retry's backoff also
