@@ -45,7 +45,8 @@ type Result struct {
 	// Err is nil for a 2xx response whose body was read in full. Otherwise
 	// it says why: a [*StatusError] (non-2xx final status), [ErrBodyTooLarge],
 	// [ErrDisallowed], [ErrRobotsUnavailable], [ErrInvalidRequest], [ErrRedirect],
-	// [ErrAttemptTimeout], a network error, or the context's
+	// [ErrAttemptTimeout], [ErrForbiddenAddress], [ErrHostUnavailable], a
+	// network error, or the context's
 	// error. When retries ran out, or ctx ended during a backoff or while a
 	// retry waited for its slot, it is a [*retry.Error] that still wraps the
 	// last attempt's error, so [errors.As] finds the *StatusError (and Status
