@@ -67,12 +67,20 @@ func (d *Dialer) init() {
 		d.client = d.Client
 		if d.client == nil {
 			d.owned = true
-			t := httpx.NewTransport() // the module's dial, TLS and header timeouts
-			t.MaxIdleConnsPerHost = -1
-			d.client = &http.Client{Transport: t}
+			d.client = defaultClient()
 		}
 	})
 }
+
+// defaultClient is the client of every Dialer without its own: one
+// transport for all of them (the module's dial, TLS and header timeouts),
+// so that thousands of Dialers don't hold thousands of transports. It keeps
+// no idle connection: an event stream's connection is never handed back.
+var defaultClient = sync.OnceValue(func() *http.Client {
+	t := httpx.NewTransport()
+	t.MaxIdleConnsPerHost = -1
+	return &http.Client{Transport: t}
+})
 
 // ResumeID returns the last event ID the next connection will send as
 // Last-Event-ID: LastEventID until the stream set one with an id field.

@@ -100,11 +100,27 @@ func (c *activityConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // TCP connection. forceable is false when base's transport is not an
 // *http.Transport; Close is then bounded only by coder/websocket's timeouts.
 func handshakeClient(base *http.Client) (c *http.Client, forceable bool) {
-	var t *http.Transport
 	if base == nil {
-		base = &http.Client{}
-		t = httpx.NewTransport() // the module's dial, TLS and header timeouts
-	} else {
+		return defaultHandshakeClient(), true
+	}
+	return wrapHandshakeClient(base, nil)
+}
+
+// defaultHandshakeClient is the handshake client of every Dialer without an
+// HTTPClient: one transport for all of them (the module's dial, TLS and
+// header timeouts), so that thousands of Dialers don't hold thousands of
+// transports. Its dial hooks find their connection through the dial's
+// context, so sharing it is safe.
+var defaultHandshakeClient = sync.OnceValue(func() *http.Client {
+	c, _ := wrapHandshakeClient(&http.Client{}, httpx.NewTransport())
+	return c
+})
+
+// wrapHandshakeClient returns a copy of base whose transport (t, or a clone
+// of base's) records the connection each dial makes; forceable is false when
+// base's transport is not an *http.Transport, which is then used as it is.
+func wrapHandshakeClient(base *http.Client, t *http.Transport) (c *http.Client, forceable bool) {
+	if t == nil {
 		rt := base.Transport
 		if rt == nil {
 			rt = http.DefaultTransport
