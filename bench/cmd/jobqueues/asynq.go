@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,7 +25,8 @@ type asynqEngine struct {
 func (e *asynqEngine) Name() string { return "asynq" }
 
 func (e *asynqEngine) Versions() string {
-	return fmt.Sprintf("%s, asynq %s, go-redis %s", commandVersion(e.bin, "--version"),
+	v, _, _ := strings.Cut(commandVersion(e.bin, "--version"), " sha=")
+	return fmt.Sprintf("%s, asynq %s, go-redis %s", v,
 		moduleVersion("github.com/hibiken/asynq"), moduleVersion("github.com/redis/go-redis/v9"))
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/sluicego/sluice/workqueue/jsqueue"
 )
 
-// natsChildEnv, when set to "<port> <store dir>", makes this binary run
+// natsChildEnv, when set to "<port> <store dir> <sync always>", makes this binary run
 // nats-server (JetStream, file storage in the store dir) instead of the
 // benchmark: the broker gets its own process, as redis-server and PostgreSQL
 // do.
@@ -33,12 +33,14 @@ func natsChild() bool {
 	}
 	var port int
 	var dir string
-	if _, err := fmt.Sscanf(spec, "%d %s", &port, &dir); err != nil {
+	var always bool
+	if _, err := fmt.Sscanf(spec, "%d %s %t", &port, &dir, &always); err != nil {
 		fmt.Fprintln(os.Stderr, "nats child:", err)
 		os.Exit(2)
 	}
 	s, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+		SyncAlways: always,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nats child:", err)
@@ -77,6 +79,9 @@ func (e *jsEngine) Versions() string {
 }
 
 func (e *jsEngine) Durability() string {
+	if *natsSyncAlways {
+		return "JetStream file storage, 1 replica, sync_interval: always (fsync on every write): a job is fsynced when acknowledged; nothing is lost on any crash"
+	}
 	return "JetStream file storage, 1 replica, default sync_interval (fsync every 2 min): a job is stored when acknowledged; a broker process crash loses nothing, a machine crash can lose the last 2 min"
 }
 
@@ -93,7 +98,7 @@ func (e *jsEngine) Start(ctx context.Context) error {
 		return err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", natsChildEnv, port, e.dir))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s %t", natsChildEnv, port, e.dir, *natsSyncAlways))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

@@ -48,16 +48,17 @@ import (
 )
 
 var (
-	jobs      = flag.Int("jobs", 100_000, "jobs per queue")
-	workers   = flag.Int("workers", 8, "handlers per engine (asynq Concurrency, river MaxWorkers, jsqueue Workers)")
-	runs      = flag.Int("runs", 3, "runs per engine; the table shows medians")
-	batch     = flag.Int("batch", 1000, "jobs per InsertMany / SubmitBatch call")
-	producers = flag.Int("producers", 4, "goroutines calling asynq's Enqueue")
-	engines   = flag.String("engines", "jsqueue,asynq,river", "engines to run, comma-separated")
-	target    = flag.Float64("target", 2, "required ratio of jsqueue's end-to-end jobs/s to each peer's")
-	timeout   = flag.Duration("timeout", 10*time.Minute, "time limit of one phase")
-	prefetch  = flag.Int("prefetch", 0, "jsqueue Options.Prefetch (0: its default, Workers)")
-	pollEvery = flag.Duration("poll", time.Millisecond, "asynq TaskCheckInterval and river FetchCooldown (their defaults, 1s and 100ms, cap river at 8 jobs per 100ms with 8 handlers)")
+	jobs           = flag.Int("jobs", 100_000, "jobs per queue")
+	workers        = flag.Int("workers", 8, "handlers per engine (asynq Concurrency, river MaxWorkers, jsqueue Workers)")
+	runs           = flag.Int("runs", 3, "runs per engine; the table shows medians")
+	batch          = flag.Int("batch", 1000, "jobs per InsertMany / SubmitBatch call")
+	producers      = flag.Int("producers", 4, "goroutines calling asynq's Enqueue")
+	engines        = flag.String("engines", "jsqueue,asynq,river", "engines to run, comma-separated")
+	target         = flag.Float64("target", 2, "required ratio of jsqueue's end-to-end jobs/s to each peer's")
+	timeout        = flag.Duration("timeout", 10*time.Minute, "time limit of one phase")
+	prefetch       = flag.Int("prefetch", 0, "jsqueue Options.Prefetch (0: its default, Workers)")
+	natsSyncAlways = flag.Bool("nats-sync-always", false, "run nats-server with sync_interval: always (fsync on every write) instead of its default (every 2 min)")
+	pollEvery      = flag.Duration("poll", time.Millisecond, "asynq TaskCheckInterval and river FetchCooldown (their defaults, 1s and 100ms, cap river at 8 jobs per 100ms with 8 handlers)")
 )
 
 // engine is one job queue with its server.

@@ -31,8 +31,8 @@ func moduleVersion(path string) string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range info.Deps {
 			if d.Path == path {
-				if d.Replace != nil && d.Replace.Version == "" {
-					return "local " + d.Replace.Path
+				if d.Version == "v0.0.0" || d.Replace != nil && d.Replace.Version == "" {
+					return "from this repository"
 				}
 				return d.Version
 			}
