@@ -1,6 +1,6 @@
 // Package servers starts the real third-party servers of the integration
-// tests (nginx and toxiproxy) as child processes on 127.0.0.1, and stops
-// them when the test ends.
+// tests (nginx, toxiproxy and nats-server) as child processes on 127.0.0.1,
+// and stops them when the test ends.
 //
 // A component that is not installed makes the test skip with a message
 // naming its install command, unless the environment variable
