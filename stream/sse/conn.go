@@ -37,6 +37,14 @@ type Conn struct {
 	err    error      // sticky error of Read, guarded by readMu
 	closed atomic.Bool
 	once   sync.Once
+
+	// Read honours its ctx with one context.AfterFunc per distinct ctx (a
+	// stream.Client passes the same one to every Read): see watchRead.
+	reading   atomic.Uint64   // watchGen of the Read in progress, 0 if none
+	watchGen  uint64          // counts registrations; guarded by readMu
+	watchDone <-chan struct{} // Done of the ctx watched; guarded by readMu
+	watchMu   sync.Mutex      // guards watchStop
+	watchStop func() bool
 }
 
 // Read blocks until the next event arrives and returns it, after recording
@@ -44,8 +52,9 @@ type Conn struct {
 //
 // Read returns an error when the stream ends or fails, and then keeps
 // returning it: io.EOF (wrapped) when the server ended the response,
-// [ErrEventTooLarge], a network error, ctx's error if ctx ended (which aborts
-// the stream), or [ErrClosed] after Close. When the server set a reconnection
+// [ErrEventTooLarge], a network error, ctx's error if ctx ended before or
+// during the Read (which aborts the stream; ending ctx after Read returned
+// has no effect), or [ErrClosed] after Close. When the server set a reconnection
 // delay with a retry field, on this connection or an earlier one, every
 // error Read returns carries it as a [retry.After] hint — also after Close or
 // ctx's end, so that a [stream.Client] that closed the connection itself (say,
@@ -60,9 +69,15 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 		c.err = withRetry(ErrClosed, c.dec.Retry())
 		return Event{}, c.err
 	}
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, c.cancel)
-		defer stop()
+	if done := ctx.Done(); done != nil {
+		c.watchRead(ctx, done)
+		c.reading.Store(c.watchGen)
+		defer c.reading.Store(0)
+		// The callback runs before reading was set, or sees it: either way
+		// an ended ctx aborts this Read.
+		if ctx.Err() != nil {
+			c.cancel()
+		}
 	}
 	ev, err := c.dec.Next()
 	c.d.setState(c.dec.LastEventID(), c.dec.Retry())
@@ -88,8 +103,47 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 	c.err = err
 	c.cancel()
 	c.body.Close()
+	c.unwatch()
 	c.d.closeIdle()
 	return Event{}, err
+}
+
+// watchRead makes the end of ctx, whose Done channel is done, abort the
+// stream while a Read is in progress, and only then: ending a ctx after its
+// Read returned has no effect. The registration is kept for the next Read
+// with the same ctx, so a stream of events costs one registration, not one
+// per event, and is replaced when another ctx comes. The caller holds readMu.
+func (c *Conn) watchRead(ctx context.Context, done <-chan struct{}) {
+	if done == c.watchDone {
+		return
+	}
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if c.watchStop != nil {
+		c.watchStop()
+	}
+	c.watchGen++
+	gen := c.watchGen
+	c.watchDone = done
+	c.watchStop = context.AfterFunc(ctx, func() {
+		// Only a Read with this ctx: the callback may run late, during a
+		// Read with another one. Read sets reading before it checks
+		// ctx.Err, so either this sees the Read or the Read sees the end.
+		if c.reading.Load() == gen {
+			c.cancel()
+		}
+	})
+}
+
+// unwatch drops the registration of watchRead, so that a long-lived ctx
+// does not keep a finished Conn reachable.
+func (c *Conn) unwatch() {
+	c.watchMu.Lock()
+	if c.watchStop != nil {
+		c.watchStop()
+		c.watchStop = nil
+	}
+	c.watchMu.Unlock()
 }
 
 // LastActivity returns when Read last received bytes of the body — a
@@ -110,6 +164,7 @@ func (c *Conn) Close() error {
 		c.readMu.Lock() // a Read in progress returns promptly after cancel
 		c.body.Close()
 		c.readMu.Unlock()
+		c.unwatch()
 		c.d.closeIdle()
 	})
 	return nil

@@ -356,3 +356,45 @@ func TestWriteIsReadOnly(t *testing.T) {
 	require.ErrorIs(t, err, ErrReadOnly)
 	assert.True(t, errors.Is(err, ErrReadOnly))
 }
+
+// A ctx that ends after its Read returned does not touch the stream: the
+// registration kept for the next Read with the same ctx fires only during a
+// Read.
+func TestReadContextEndingBetweenReadsHasNoEffect(t *testing.T) {
+	next := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streamHeaders(w)
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, "data: two\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+
+	c, err := (&Dialer{URL: srv.URL}).DialConn(t.Context())
+	require.NoError(t, err)
+	defer c.Close()
+	first, cancel := context.WithCancel(t.Context())
+	ev, err := c.Read(first)
+	require.NoError(t, err)
+	assert.Equal(t, "one", ev.Data)
+	cancel() // after its Read returned
+	close(next)
+	ev, err = c.Read(t.Context())
+	require.NoError(t, err, "the first ctx's end must not abort the stream")
+	assert.Equal(t, "two", ev.Data)
+
+	// t.Context() stays registered; a ctx that ends during its Read still
+	// aborts it.
+	again, cancelAgain := context.WithCancel(t.Context())
+	stop := time.AfterFunc(20*time.Millisecond, cancelAgain)
+	defer stop.Stop()
+	_, err = c.Read(again)
+	require.ErrorIs(t, err, context.Canceled)
+}
