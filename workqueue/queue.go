@@ -16,8 +16,8 @@ import (
 // shutdown. Create one with [New]; its methods are safe for concurrent use,
 // from any goroutine including the queue's own handlers.
 //
-// The queue owns Workers goroutines, plus one retry scheduler when
-// [Options.Retry] is set. They exit once the queue is closed and every
+// The queue owns Workers goroutines, plus one retry scheduler unless the
+// policy allows a single attempt (such as [retry.NoRetry]). They exit once the queue is closed and every
 // accepted job has been reported; [Queue.Shutdown] returns only after all of them
 // have exited. A Queue that is never closed keeps them forever.
 //

@@ -11,9 +11,9 @@ type Result[T any] struct {
 	// (0 for a dropped job).
 	Attempts int
 	// Err is nil for OutcomeSucceeded. For OutcomeFailed it is the final
-	// error: the handler's error when Retry is nil or the error was permanent
-	// or not retryable, a *PanicError if the policy's Retryable or OnRetry
-	// hook panicked, otherwise a *retry.Error saying why retrying stopped and
+	// error: the handler's error when it was permanent or not retryable, a
+	// *PanicError if the policy's Retryable or OnRetry hook panicked,
+	// otherwise a *retry.Error saying why retrying stopped and
 	// wrapping the last attempt's error. For OutcomeCanceled it matches
 	// ErrShutdown and wraps the last attempt's error; for OutcomeDropped it
 	// is ErrShutdown.

@@ -136,7 +136,7 @@ func NewProducer[T any](js jetstream.JetStream, cfg Config, opts ProducerOptions
 // ctx ends; it then returns an error matching both ErrFull and ctx.Err().
 // A transient failure is retried under ProducerOptions.Retry with the same
 // Nats-Msg-Id. Submit returns [ErrClosed] after [Producer.Close], an error
-// from the Codec as is, and otherwise the last publish error. If Submit
+// wrapping the Codec's, and otherwise the last publish error. If Submit
 // returns an error the job may still have been stored (a lost
 // acknowledgement); submitting it again with the same key is safe.
 func (p *Producer[T]) Submit(ctx context.Context, job T) error {

@@ -32,7 +32,7 @@ const (
 // DefaultRetry returns the policy a nil Options.Retry (or
 // ProducerOptions.Retry) stands for: retry's zero Policy, 5 attempts with
 // full-jitter exponential backoff from 100ms up to 10s.
-func DefaultRetry() *retry.Policy { return &retry.Policy{} }
+func DefaultRetry() *retry.Policy { return workqueue.DefaultRetry() }
 
 // Limits on Options.
 const (
@@ -131,13 +131,6 @@ func (d *delivery[T]) leaseValid(now time.Time) bool {
 	return now.Before(d.leaseEnd)
 }
 
-// handlerError carries a handler's error through the in-memory queue, which
-// would otherwise unwrap a top-level retry.Permanent.
-type handlerError struct{ err error }
-
-func (e *handlerError) Error() string { return e.err.Error() }
-func (e *handlerError) Unwrap() error { return e.err }
-
 // errLeaseBeforeStart fails a delivery whose lease passed before a handler
 // was free to start it.
 var errLeaseBeforeStart = fmt.Errorf("%w before the handler started", ErrLeaseExpired)
@@ -150,8 +143,8 @@ var errLeaseBeforeStart = fmt.Errorf("%w before the handler started", ErrLeaseEx
 // concurrent use.
 //
 // A Worker owns its goroutines: one fetching, one keeping leases (sending
-// heartbeats), and those of its local workqueue (Workers, plus one retry
-// scheduler). [Worker.Shutdown] returns after all of them have exited; after
+// heartbeats), and those of its local workqueue (Workers goroutines; it
+// makes one attempt per delivery, so it starts no retry scheduler). [Worker.Shutdown] returns after all of them have exited; after
 // [Worker.Close] they exit once the deliveries held are settled. The Worker
 // uses, and never closes, the caller's JetStream context and connection.
 type Worker[T any] struct {
@@ -511,14 +504,11 @@ func (w *Worker[T]) execute(ctx context.Context, d *delivery[T]) error {
 	d.cancel = cancel
 	d.mu.Unlock()
 	if d.decodeErr != nil {
-		return &handlerError{retry.Permanent(d.decodeErr)}
+		return retry.Permanent(d.decodeErr)
 	}
 	w.stats.running.Add(1)
 	defer w.stats.running.Add(-1)
-	if err := w.handler(context.WithValue(ctx, deliveryKey{}, &d.info), d.job); err != nil {
-		return &handlerError{err}
-	}
-	return nil
+	return w.handler(context.WithValue(ctx, deliveryKey{}, &d.info), d.job)
 }
 
 // settle is the local queue's OnResult: it settles a delivery with the
@@ -604,10 +594,8 @@ func (w *Worker[T]) ack(d *delivery[T]) Result[T] {
 // release gives a delivery back at once (Nak).
 func (w *Worker[T]) release(d *delivery[T], cause error) Result[T] {
 	err := ErrShutdown
-	if cause != nil && !errors.Is(cause, workqueue.ErrShutdown) {
+	if cause != nil {
 		err = fmt.Errorf("%w: %w", ErrShutdown, cause)
-	} else if cause != nil {
-		err = fmt.Errorf("%w: %w", ErrShutdown, unwrapHandler(cause))
 	}
 	if !d.leaseValid(time.Now()) {
 		return w.abandoned(d, err)
@@ -618,17 +606,9 @@ func (w *Worker[T]) release(d *delivery[T], cause error) Result[T] {
 	return w.result(d, OutcomeReleased, err)
 }
 
-func unwrapHandler(err error) error {
-	if he, ok := err.(*handlerError); ok {
-		return he.err
-	}
-	return err
-}
-
 // fail settles a failed attempt: a redelivery after the policy's delay, or
 // the dead letter.
 func (w *Worker[T]) fail(d *delivery[T], err error) Result[T] {
-	err = unwrapHandler(err)
 	if errors.Is(err, errLeaseBeforeStart) || !d.leaseValid(time.Now()) {
 		return w.abandoned(d, err)
 	}
