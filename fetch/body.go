@@ -50,8 +50,8 @@ func drainAndClose(body io.ReadCloser) {
 // heldBody is the body of a response handed to the caller unread, by
 // [Fetcher.Open] or the [Fetcher.Transport], together with the slots of
 // the attempt that received it. It gives them back once, on the first of:
-// Close, a Read that returns io.EOF or [ErrBodyTooLarge], or the end of
-// the attempt's context (its AttemptTimeout or the caller's context).
+// Close, a Read that returns any error (io.EOF, [ErrBodyTooLarge], or a
+// failure of the body), or the end of the attempt's context (its AttemptTimeout or the caller's context).
 // Nothing else does: there is no finalizer.
 type heldBody struct {
 	rc   io.ReadCloser

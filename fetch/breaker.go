@@ -35,7 +35,7 @@ func reportBreaker(ctx context.Context, permit limit.Permit, err error) {
 	case errors.Is(err, ErrAttemptTimeout):
 		permit.Done(false)
 	case ctx.Err() != nil || errors.Is(err, ErrForbiddenAddress) || errors.Is(err, errGetBody) ||
-		errors.Is(err, ErrRedirect) || errors.Is(err, ErrDisallowed) || errors.Is(err, ErrRobotsUnavailable):
+		errors.Is(err, ErrRedirect):
 		permit.Cancel()
 	case isNetworkError(err):
 		permit.Done(false)

@@ -349,14 +349,10 @@ func (d *dispatcher) requeueDue(now time.Time) {
 	}
 }
 
-// interrupt ends j, taken back from a worker or the heap as the batch
-// ends, with the context's error, and returns its Result.
+// interrupt ends j, taken back from a worker or the heap once the batch's
+// context has ended, with that context's error, and returns its Result.
 func (d *dispatcher) interrupt(j batchJob) Result {
-	err := d.ctx.Err()
-	if err == nil {
-		err = context.Canceled
-	}
-	r := d.f.finish(j.retry.interrupted(err), j.url, j.index, j.start)
+	r := d.f.finish(j.retry.interrupted(d.ctx.Err()), j.url, j.index, j.start)
 	j.cancel()
 	d.forgetIdle(j.host)
 	return r

@@ -147,7 +147,8 @@
 // its own) and non-2xx responses as responses. [Fetcher.Open] is [Fetcher.Do]
 // with the body streamed instead of read into [Result.Body], bounded by
 // [Options.MaxBodyBytes]. A streamed body holds its host's slot and a global
-// slot until it is closed or read to io.EOF; close it, as net/http requires,
+// slot until it is closed or a Read returns an error (io.EOF at the end);
+// close it, as net/http requires,
 // or its slots stay taken until [Options.AttemptTimeout] has passed since
 // the request was sent (no finalizer gives them back). [Fetcher.AllRequests]
 // and [Fetcher.StreamRequests] are All and Stream over *http.Request values

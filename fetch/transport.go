@@ -31,8 +31,9 @@ const (
 // is nil); classify it with Result{Err: err}.Outcome().
 //
 // The returned response keeps its host's slot and a global slot until its
-// Body is closed, or read to io.EOF, whichever comes first; the caller must
-// close it, as with net/http. A Body never closed nor read to the end keeps
+// Body is closed or a Read returns an error (io.EOF at the end), whichever
+// comes first; the caller must close it, as with net/http. A Body never
+// closed nor read to the end keeps
 // its slots until the attempt's context ends: [Options.AttemptTimeout]
 // after the request was sent, or earlier if ctx or req's context ends
 // (which also fails the Body's Reads). There is no finalizer. So
@@ -82,7 +83,8 @@ func (f *Fetcher) Open(ctx context.Context, req *http.Request) (*http.Response, 
 //     response's body was already drained and closed.
 //
 // The response Body is a stream that holds its host's slot and a global
-// slot until it is closed or read to io.EOF, under the rules of
+// slot until it is closed or a Read returns an error (io.EOF at the end),
+// under the rules of
 // [Fetcher.Open] (MaxBodyBytes, AttemptTimeout, no finalizer): close every
 // response body, as net/http requires, or its slots stay taken until
 // AttemptTimeout has passed. http.Client.Timeout, if set, bounds the whole

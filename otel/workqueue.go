@@ -39,9 +39,11 @@ func InstrumentWorkqueue[T any](o workqueue.Options[T], cfg Config) workqueue.Op
 	}
 	user := o.OnResult
 	o.OnResult = func(r workqueue.Result[T]) {
-		opt := cfg.with(OutcomeKey.String(WorkqueueOutcome(r.Outcome)))
+		var opt metric.MeasurementOption
 		if r.Outcome > 0 && int(r.Outcome) < len(byOutcome) {
 			opt = byOutcome[r.Outcome]
+		} else {
+			opt = cfg.with(OutcomeKey.String(WorkqueueOutcome(r.Outcome)))
 		}
 		ctx := context.Background()
 		jobs.Add(ctx, 1, opt)

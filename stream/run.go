@@ -22,8 +22,9 @@ import (
 //   - ctx.Err(), when ctx ends (during a dial, a backoff wait, or a handler
 //     that then returns; a handler that ignores ctx delays the return);
 //   - handler's error, unchanged;
-//   - a Dial or OnConnect error marked with [retry.Permanent], unchanged
-//     and still marked ([retry.IsPermanent] reports true);
+//   - an error marked with [retry.Permanent] from Dial, OnConnect (wrapped:
+//     "stream: OnConnect: ...") or the connection, still marked
+//     ([retry.IsPermanent] reports true);
 //   - an error matching [ErrMaxFailures] and the last attempt's error, after
 //     [Options.MaxFailures] consecutive failed attempts;
 //   - [ErrRunCalled], at once, if Run was called before: a Client runs once.

@@ -43,8 +43,7 @@ type Conn struct {
 	reading   atomic.Uint64   // watchGen of the Read in progress, 0 if none
 	watchGen  uint64          // counts registrations; guarded by readMu
 	watchDone <-chan struct{} // Done of the ctx watched; guarded by readMu
-	watchMu   sync.Mutex      // guards watchStop
-	watchStop func() bool
+	watchStop func() bool     // guarded by readMu
 }
 
 // Read blocks until the next event arrives and returns it, after recording
@@ -73,16 +72,18 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 		c.watchRead(ctx, done)
 		c.reading.Store(c.watchGen)
 		defer c.reading.Store(0)
-		// The callback runs before reading was set, or sees it: either way
-		// an ended ctx aborts this Read.
-		if ctx.Err() != nil {
-			c.cancel()
-		}
 	}
-	ev, err := c.dec.Next()
-	c.d.setState(c.dec.LastEventID(), c.dec.Retry())
+	// A ctx that ended before the Read aborts it even when a whole event
+	// is already buffered, as websocket.Conn does. Otherwise the callback
+	// runs before reading was set, or sees it.
+	err := ctx.Err()
 	if err == nil {
-		return ev, nil
+		var ev Event
+		ev, err = c.dec.Next()
+		c.d.setState(c.dec.LastEventID(), c.dec.Retry())
+		if err == nil {
+			return ev, nil
+		}
 	}
 	// Only the end of ctx makes the error match a context error: the body
 	// read fails with one also when Close cancelled the request.
@@ -104,7 +105,6 @@ func (c *Conn) Read(ctx context.Context) (Event, error) {
 	c.cancel()
 	c.body.Close()
 	c.unwatch()
-	c.d.closeIdle()
 	return Event{}, err
 }
 
@@ -117,8 +117,6 @@ func (c *Conn) watchRead(ctx context.Context, done <-chan struct{}) {
 	if done == c.watchDone {
 		return
 	}
-	c.watchMu.Lock()
-	defer c.watchMu.Unlock()
 	if c.watchStop != nil {
 		c.watchStop()
 	}
@@ -136,14 +134,12 @@ func (c *Conn) watchRead(ctx context.Context, done <-chan struct{}) {
 }
 
 // unwatch drops the registration of watchRead, so that a long-lived ctx
-// does not keep a finished Conn reachable.
+// does not keep a finished Conn reachable. The caller holds readMu.
 func (c *Conn) unwatch() {
-	c.watchMu.Lock()
 	if c.watchStop != nil {
 		c.watchStop()
 		c.watchStop = nil
 	}
-	c.watchMu.Unlock()
 }
 
 // LastActivity returns when Read last received bytes of the body — a
@@ -163,9 +159,8 @@ func (c *Conn) Close() error {
 		c.cancel()
 		c.readMu.Lock() // a Read in progress returns promptly after cancel
 		c.body.Close()
-		c.readMu.Unlock()
 		c.unwatch()
-		c.d.closeIdle()
+		c.readMu.Unlock()
 	})
 	return nil
 }

@@ -398,3 +398,27 @@ func TestReadContextEndingBetweenReadsHasNoEffect(t *testing.T) {
 	_, err = c.Read(again)
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// A ctx that ended before the Read aborts it even when the next event is
+// already buffered, as websocket.Conn does.
+func TestReadWithAnEndedContextFailsEvenWithABufferedEvent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streamHeaders(w)
+		fmt.Fprint(w, "data: one\n\ndata: two\n\n") // one write: both arrive together
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c, err := (&Dialer{URL: srv.URL}).DialConn(t.Context())
+	require.NoError(t, err)
+	defer c.Close()
+	ev, err := c.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "one", ev.Data)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = c.Read(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = c.Read(t.Context())
+	require.ErrorIs(t, err, context.Canceled, "the stream stays aborted with the same error")
+}

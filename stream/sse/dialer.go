@@ -54,7 +54,6 @@ type Dialer struct {
 
 	once   sync.Once
 	client *http.Client
-	owned  bool // client was built here: its idle connections are closed after each stream
 
 	mu     sync.Mutex
 	seeded bool
@@ -66,7 +65,6 @@ func (d *Dialer) init() {
 	d.once.Do(func() {
 		d.client = d.Client
 		if d.client == nil {
-			d.owned = true
 			d.client = defaultClient()
 		}
 	})
@@ -192,7 +190,6 @@ func (d *Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	if err := checkResponse(resp); err != nil {
 		resp.Body.Close()
 		cancel()
-		d.closeIdle()
 		if !retry.IsPermanent(err) {
 			err = withRetry(err, retryDelay)
 		}
@@ -234,10 +231,4 @@ func withRetry(err error, d time.Duration) error {
 		return err
 	}
 	return retry.After(err, d)
-}
-
-func (d *Dialer) closeIdle() {
-	if d.owned {
-		d.client.CloseIdleConnections()
-	}
 }
