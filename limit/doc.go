@@ -54,8 +54,9 @@
 //
 // States change during calls (Allow, Done, State, Stats) by the clock:
 // there is no timer and no goroutine. The closed path (Allow, then Done)
-// takes no lock and allocates nothing. OnStateChange reports every change
-// in order, with no lock held. A [KeyedBreaker] keeps one breaker per key
+// takes no lock and allocates nothing (with FailureRate set, the first Done
+// of each Window/10 takes a lock to start a new bucket). OnStateChange
+// reports every change in order, with no lock held. A [KeyedBreaker] keeps one breaker per key
 // (per host) and forgets a key's breaker once it is idle and not cooling
 // down. To keep a work queue from hammering a dependency that is down,
 // return the breaker's error wrapped in retry.After(err,

@@ -6,8 +6,8 @@ import "time"
 // the owner calls sweep under its own lock during calls it makes anyway, and
 // the map is scanned at most once per period, so the scan's cost is spread
 // over the calls in between. An entry idle for period is evicted between
-// period and 2×period after its last use. [Keyed] (adaptive) and [KeyedRate]
-// both forget idle keys through it.
+// period and 2×period after its last use. [Keyed] (adaptive), [KeyedRate]
+// and [KeyedBreaker] forget idle keys through it.
 type idleSweep[K comparable, E any] struct {
 	period time.Duration
 	idle   func(e E, now time.Time) bool // reports whether e may be evicted at now

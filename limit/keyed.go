@@ -40,8 +40,8 @@ type keyedEntry struct {
 // starts with, and what becomes of an entry nobody holds any more. Keyed
 // calls open, keep and tidy with Keyed.mu held.
 type keyedCaps[K comparable] interface {
-	// start returns the cap key starts with. It may run the caller's code,
-	// so Keyed calls it without Keyed.mu held.
+	// start returns the cap key starts with. Keyed calls it with Keyed.mu
+	// held, except capFunc's, which runs the caller's code.
 	start(key K) int64
 	// open returns a new entry with no holders and a cap of n.
 	open(n int64) *keyedEntry
@@ -189,12 +189,19 @@ func (k *Keyed[K]) ref(key K) *keyedEntry {
 	k.caps.tidy(k.entries)
 	e := k.entries[key]
 	if e == nil {
-		// start may run the caller's code: run it unlocked, then look
-		// again, since another caller may have created the entry meanwhile.
-		k.mu.Unlock()
-		n := k.caps.start(key)
-		k.mu.Lock()
-		if e = k.entries[key]; e == nil {
+		var n int64
+		if c, ok := k.caps.(*capFunc[K]); ok {
+			// limitOf is the caller's code: run it unlocked, then look
+			// again, since another caller may have created the entry
+			// meanwhile.
+			k.mu.Unlock()
+			n = c.start(key)
+			k.mu.Lock()
+			e = k.entries[key]
+		} else {
+			n = k.caps.start(key)
+		}
+		if e == nil {
 			e = k.caps.open(n)
 			k.entries[key] = e
 		}

@@ -99,7 +99,7 @@ func (p *Policy) retryAfterFailure(ctx context.Context, start time.Time, err err
 // calling OnRetry; or it returns the error Do would return now (see Do), and
 // then no attempt follows. It spends a Budget token for a retryable failure;
 // after a success, call Budget.Success yourself. Next does not wait. Check p
-// once with [Policy.Validate]: fields it rejects act as their defaults here.
+// once with [Policy.Validate]: fields it rejects act as [Schedule.Base] says.
 func (p *Policy) Next(ctx context.Context, err error, attempt int, prev, elapsed time.Duration) (time.Duration, error) {
 	if cerr := ctx.Err(); cerr != nil {
 		return 0, &Error{Reason: cerr, Last: err, Attempts: attempt}

@@ -131,7 +131,8 @@ func (s *Schedule) multiplier() float64 {
 // Initial × Multiplier^(attempt-1), capped at Max; zero with [NoDelay].
 // Attempt numbers below 1 count as 1. It never overflows and never returns a
 // negative value. Fields that [Schedule.Validate] rejects act as their
-// defaults.
+// defaults, except a Multiplier below 1 or NaN, which acts as 1 (a constant
+// delay), and an Initial above Max, which gives Max.
 func (s Schedule) Base(attempt int) time.Duration {
 	if s.Initial == NoDelay {
 		return 0
