@@ -107,9 +107,14 @@ func TestRejectedTrySubmitsAreNotCountedAsSubmitted(t *testing.T) {
 // a forced Shutdown racing the submitters and the retries.
 func TestStatsCountersNeverGoBackwardsNorCountUnacceptedJobs(t *testing.T) {
 	const workers = 4
+	const blocker = -1
 	errFlaky := errors.New("flaky")
 	var calls atomic.Int64
 	q, err := workqueue.New(func(ctx context.Context, job int) error {
+		if job == blocker {
+			<-ctx.Done() // outstanding until the forced end
+			return ctx.Err()
+		}
 		if calls.Add(1)%3 == 0 {
 			return errFlaky
 		}
@@ -149,7 +154,16 @@ func TestStatsCountersNeverGoBackwardsNorCountUnacceptedJobs(t *testing.T) {
 				}
 				if accepted.Add(1) == 6*3000/2 {
 					// Force the end while submissions and retries are
-					// still under way.
+					// still under way. The blocker keeps a job outstanding
+					// whatever the timing, so the end is forced by state,
+					// not by which goroutine ran first.
+					mayBeAccepted.Add(1)
+					if err := q.Submit(t.Context(), blocker); err != nil {
+						mayBeAccepted.Add(-1)
+						t.Errorf("submit the blocker: %v", err)
+					} else {
+						accepted.Add(1)
+					}
 					canceled, cancel := context.WithCancel(t.Context())
 					cancel()
 					shutdownErr <- q.Shutdown(canceled)
